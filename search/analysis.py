@@ -1,0 +1,344 @@
+"""Japanese text analysis: normalization with offsets, Janome words, bigrams.
+
+Two analyzers read the same normalized text:
+
+* :class:`WordTokenizer` - words: Janome for Japanese runs, a small ASCII
+  tokenizer for identifiers, base forms for verbs and adjectives, particles
+  and punctuation dropped, kana and long-vowel variants folded.
+* :class:`BigramTokenizer` - overlapping character bigrams of the Japanese
+  runs, the fallback that finds 新幹線 inside 東海道新幹線.
+
+Both report ``startchar``/``endchar`` in the *original* text, so that
+highlighting marks the characters the reader sees even where normalization
+changed the length (ｶﾞ, ㈱, ①, zero-width spaces, NFD marks).
+
+Janome is not thread-safe and slow to construct, so each thread gets its own
+instance; none is ever stored on an analyzer (analyzers are pickled into the
+Whoosh schema).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from bisect import bisect_right
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from whoosh.analysis import Token, Tokenizer
+
+# --- normalization ------------------------------------------------------------
+
+# Characters that NFKC, dropping format characters and lowercasing all leave
+# as they are. Runs of them are copied without per-character work.
+_STABLE = re.compile(
+    r"[\t\n\x20-\x7e"  # printable ASCII (lowercased as a run)
+    r"\u3001-\u3002\u300c-\u300f"  # 、。「」『』
+    r"\u3041-\u3096\u309d\u309e"  # hiragana
+    r"\u30a1-\u30fa\u30fc-\u30fe"  # katakana, ー
+    r"\u4e00-\u9fff]+"  # CJK unified ideographs
+)
+_ZERO_WIDTH_EXTRA = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad")
+
+
+def _is_dropped(ch: str) -> bool:
+    """Format characters and variation selectors: invisible, never searched."""
+    if ch in _ZERO_WIDTH_EXTRA:
+        return True
+    o = ord(ch)
+    if 0xFE00 <= o <= 0xFE0F or 0xE0100 <= o <= 0xE01EF:
+        return True
+    return unicodedata.category(ch) == "Cf"
+
+
+def _joins_previous(ch: str) -> bool:
+    """Marks that NFKC composes with the character before them."""
+    return unicodedata.combining(ch) != 0 or ch in "\uff9e\uff9f\u3099\u309a"
+
+
+@dataclass
+class Normalized:
+    """Normalized text and the map from its positions back to the original.
+
+    ``segments`` holds ``(norm_start, orig_start, orig_end, identity)``
+    sorted by ``norm_start``. In an identity segment each normalized character
+    is the original character at the same distance; in a changed segment
+    (one character cluster) every normalized character maps to the whole
+    original cluster.
+    """
+
+    text: str
+    segments: list[tuple[int, int, int, bool]]
+    _starts: list[int]
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Original ``[start, end)`` of normalized ``[start, end)``."""
+        s = self._orig(start, False)
+        return s, (self._orig(end - 1, True) if end > start else s)
+
+    def _orig(self, i: int, as_end: bool) -> int:
+        k = bisect_right(self._starts, i) - 1
+        if k < 0:
+            return 0
+        norm_start, orig_start, orig_end, identity = self.segments[k]
+        if identity:
+            return orig_start + (i - norm_start) + (1 if as_end else 0)
+        return orig_end if as_end else orig_start
+
+
+def normalize(text: str) -> Normalized:
+    """NFKC, format characters removed, lower case; with an offset map."""
+    out: list[str] = []
+    segments: list[tuple[int, int, int, bool]] = []
+    n = 0  # length of normalized text so far
+    pos = 0
+    length = len(text)
+    stable_match = _STABLE.match
+    while pos < length:
+        m = stable_match(text, pos)
+        if m:
+            end = m.end()
+            # A combining mark after the run composes with its last character.
+            if end < length and _joins_previous(text[end]):
+                end -= 1
+            if end > pos:
+                chunk = text[pos:end].lower()
+                out.append(chunk)
+                segments.append((n, pos, end, True))
+                n += len(chunk)
+                pos = end
+                continue
+        # One cluster: a character and the marks that compose with it.
+        end = pos + 1
+        while end < length and _joins_previous(text[end]):
+            end += 1
+        cluster = unicodedata.normalize("NFKC", text[pos:end])
+        cluster = "".join(c for c in cluster if not _is_dropped(c)).lower()
+        if cluster:
+            if any(unicodedata.category(c) == "Cc" and c not in "\t\n" for c in cluster):
+                cluster = " " * len(cluster)
+            out.append(cluster)
+            segments.append((n, pos, end, False))
+            n += len(cluster)
+        pos = end
+    return Normalized("".join(out), segments, [s[0] for s in segments])
+
+
+# --- kana folding -------------------------------------------------------------
+
+_HIRA_TO_KATA = {c: c + 0x60 for c in range(0x3041, 0x3097)}
+_VARIANTS = [
+    ("ヴァ", "バ"), ("ヴィ", "ビ"), ("ヴェ", "ベ"), ("ヴォ", "ボ"), ("ヴュ", "ビュ"), ("ヴ", "ブ"),
+    ("ウィ", "ウイ"), ("ウェ", "ウエ"), ("ウォ", "ウオ"),
+    ("ヂ", "ジ"), ("ヅ", "ズ"), ("ヶ", "ケ"), ("ヵ", "カ"),
+]  # fmt: skip
+_VARIANT_RE = re.compile("|".join(re.escape(a) for a, _ in _VARIANTS))
+_VARIANT_MAP = dict(_VARIANTS)
+_KATAKANA_WORD = re.compile(r"^[\u30a1-\u30fa\u30fc]+$")
+
+
+def fold_kana(text: str) -> str:
+    """Hiragana to katakana (length-preserving)."""
+    return text.translate(_HIRA_TO_KATA)
+
+
+def fold_word(text: str) -> str:
+    """The index form of a word: one spelling for kana and loanword variants.
+
+    りんご/リンゴ, コンピューター/コンピュータ, ヴァイオリン/バイオリン and
+    ウィンドウ/ウインドウ all come out the same.
+    """
+    text = fold_kana(text)
+    if _KATAKANA_WORD.match(text):
+        if "ヴ" in text or "ウ" in text or "ヂ" in text or "ヅ" in text or "ヶ" in text:
+            text = _VARIANT_RE.sub(lambda m: _VARIANT_MAP[m.group(0)], text)
+        # Trailing long vowel marks vary by style guide (JIS Z 8301 vs. common use).
+        if len(text) >= 3:
+            text = text.rstrip("ー") or text
+    return text
+
+
+# --- Janome ---------------------------------------------------------------------
+
+_local = threading.local()
+
+
+def janome_tokenizer():
+    """This thread's Janome tokenizer (constructed once per thread)."""
+    tok = getattr(_local, "janome", None)
+    if tok is None:
+        from janome.tokenizer import Tokenizer as Janome
+
+        tok = _local.janome = Janome()
+    return tok
+
+
+# Parts of speech that carry no search meaning on their own.
+_STOP_POS = frozenset(
+    ["助詞", "助動詞", "記号", "フィラー", "接続詞", "連体詞", "感動詞", "その他"]
+)
+_STOP_POS2 = frozenset([("名詞", "非自立"), ("名詞", "代名詞"), ("動詞", "非自立"),
+                        ("動詞", "接尾"), ("形容詞", "非自立"), ("名詞", "接尾")])  # fmt: skip
+_STOP_BASE = frozenset(
+    ["する", "いる", "ある", "なる", "れる", "られる", "できる", "こと", "もの", "よう"]
+)
+_INFLECTED = frozenset(["動詞", "形容詞"])
+
+# Runs the tokenizers work on: ASCII identifiers, and runs of other letters.
+_RUNS = re.compile(r"(?P<ascii>[0-9a-z_]+(?:[.\-/+][0-9a-z_]+)*)|(?P<ja>[^\W0-9a-z_]+)")
+_ASCII_PARTS = re.compile(r"[a-z]+|[0-9]+")
+
+
+@dataclass(slots=True)
+class Term:
+    """One analyzed token: text, position, and its span in the original text."""
+
+    text: str
+    pos: int
+    start: int
+    end: int
+
+
+def _janome_words(segment: str) -> Iterator[tuple[str, int, int]]:
+    """(index text, start, end) of the content words of a Japanese run."""
+    offset = len(segment) - len(segment.lstrip())
+    for token in janome_tokenizer().tokenize(segment):
+        surface = token.surface
+        start = offset
+        offset += len(surface)
+        pos = token.part_of_speech.split(",", 2)
+        if pos[0] in _STOP_POS or (pos[0], pos[1]) in _STOP_POS2:
+            continue
+        text = surface
+        if pos[0] in _INFLECTED and token.base_form not in ("*", ""):
+            text = token.base_form
+        if text in _STOP_BASE:
+            continue
+        yield fold_word(text), start, offset
+
+
+def word_terms(text: str, mode: str = "index") -> list[Term]:
+    """Words of *text* with original offsets.
+
+    In ``index`` mode an ASCII identifier such as ``pthread_key_create`` is
+    indexed whole and by its parts (pthread, key, create) at following
+    positions; in ``query`` mode only the whole identifier is returned.
+    """
+    norm = normalize(text)
+    ntext = norm.text
+    terms: list[Term] = []
+    pos = 0
+    for m in _RUNS.finditer(ntext):
+        if m.lastgroup == "ascii":
+            word = m.group()
+            start, end = norm.span(m.start(), m.end())
+            terms.append(Term(word, pos, start, end))
+            if mode == "index":
+                parts = list(_ASCII_PARTS.finditer(word))
+                if len(parts) > 1:
+                    for i, part in enumerate(parts):
+                        ps, pe = norm.span(m.start() + part.start(), m.start() + part.end())
+                        terms.append(Term(part.group(), pos + i, ps, pe))
+                    pos += len(parts) - 1
+            pos += 1
+        else:
+            base = m.start()
+            for word, s, e in _janome_words(m.group()):
+                start, end = norm.span(base + s, base + e)
+                terms.append(Term(word, pos, start, end))
+                pos += 1
+    return terms
+
+
+def bigram_terms(text: str) -> list[Term]:
+    """Character bigrams of the Japanese runs of *text*, with original offsets.
+
+    Each run also yields its last character alone, so that every character is
+    the start of some term and a one-character query can be answered with a
+    prefix search.
+    """
+    norm = normalize(text)
+    ntext = fold_kana(norm.text)
+    terms: list[Term] = []
+    pos = 0
+    for m in _RUNS.finditer(ntext):
+        if m.lastgroup != "ja":
+            continue
+        run = m.group()
+        base = m.start()
+        for i in range(len(run) - 1):
+            start, end = norm.span(base + i, base + i + 2)
+            terms.append(Term(run[i : i + 2], pos, start, end))
+            pos += 1
+        start, end = norm.span(base + len(run) - 1, base + len(run))
+        terms.append(Term(run[-1], pos, start, end))
+        pos += 2  # a gap, so that phrases do not run across two runs
+    return terms
+
+
+# --- Whoosh tokenizers ------------------------------------------------------------
+
+
+class _TermTokenizer(Tokenizer):
+    """Adapts a ``*_terms`` function to Whoosh's Tokenizer protocol."""
+
+    def _terms(self, value: str, mode: str) -> list[Term]:
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self)
+
+    def __hash__(self) -> int:
+        return hash(type(self).__name__)
+
+    def __call__(
+        self,
+        value,
+        positions=False,
+        chars=False,
+        keeporiginal=False,
+        removestops=True,
+        start_pos=0,
+        start_char=0,
+        tokenize=True,
+        mode="",
+        **kwargs,
+    ):
+        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        if not tokenize:
+            t.original = t.text = value
+            t.boost = 1.0
+            if positions:
+                t.pos = start_pos
+            if chars:
+                t.startchar = start_char
+                t.endchar = start_char + len(value)
+            yield t
+            return
+        for term in self._terms(value, "query" if mode == "query" else "index"):
+            t.text = term.text
+            t.boost = 1.0
+            if keeporiginal:
+                t.original = value[term.start : term.end]
+            t.stopped = False
+            if positions:
+                t.pos = start_pos + term.pos
+            if chars:
+                t.startchar = start_char + term.start
+                t.endchar = start_char + term.end
+            yield t
+
+
+class WordTokenizer(_TermTokenizer):
+    """Whoosh tokenizer for the word fields (see :func:`word_terms`)."""
+
+    def _terms(self, value: str, mode: str) -> list[Term]:
+        return word_terms(value, mode)
+
+
+class BigramTokenizer(_TermTokenizer):
+    """Whoosh tokenizer for the bigram fields (see :func:`bigram_terms`)."""
+
+    def _terms(self, value: str, mode: str) -> list[Term]:
+        return bigram_terms(value)

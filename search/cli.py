@@ -1,0 +1,194 @@
+"""The ``blogsearch`` command: index, search, stats (and serve, from ``web``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from .indexer import DEFAULT_KEEP_VERSIONS, IndexReport, build_index, check_posts
+from .query import QueryError, SearchEngine, SearchRequest
+from .site import SiteConfigError, load_site_config
+from .store import IndexLocked, IndexStore, NoIndex
+
+DEFAULT_INDEX_DIR = "index"
+
+index_dir_option = click.option(
+    "--index-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=lambda: os.environ.get("BLOGSEARCH_INDEX_DIR", DEFAULT_INDEX_DIR),
+    show_default="$BLOGSEARCH_INDEX_DIR or ./index",
+    help="Directory holding the index versions.",
+)
+
+
+@click.group()
+@click.version_option(package_name="blogsearch")
+def main() -> None:
+    """Full-text search for a Japanese Jekyll blog."""
+
+
+def _progress_enabled() -> bool:
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def _progress(items, length):
+    """A progress bar on a terminal; nothing in CI or a pipe."""
+    if not _progress_enabled() or length < 20:
+        yield from items
+        return
+    with click.progressbar(items, length=length, label="indexing", file=sys.stderr) as bar:
+        yield from bar
+
+
+def _print_report(report: IndexReport, check: bool) -> None:
+    for problem in report.problems:
+        click.echo(str(problem), err=True)
+    skipped = len(report.skipped)
+    warnings = len(report.warnings)
+    if check:
+        click.echo(
+            f"checked: {report.documents} posts readable, {skipped} skipped, "
+            f"{warnings} warnings ({report.seconds:.1f} s)"
+        )
+        return
+    kind = "full build" if report.full else "incremental"
+    rate = report.characters / report.seconds if report.seconds else 0
+    click.echo(
+        f"{kind}: {report.added} added, {report.updated} updated, {report.deleted} deleted, "
+        f"{report.unchanged} unchanged, {skipped} skipped, {warnings} warnings; "
+        f"{report.documents} documents in version {report.version} "
+        f"({report.seconds:.1f} s, {rate / 1000:.0f}k chars/s)"
+    )
+
+
+@main.command()
+@click.argument("posts_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@index_dir_option
+@click.option("--full", is_flag=True, help="Rebuild everything into a new version.")
+@click.option("--check", is_flag=True, help="Read and validate the posts; write nothing.")
+@click.option("--strict", is_flag=True, help="Exit with status 2 if any file has a problem.")
+@click.option("--timezone", default=None, help="Site time zone for naive dates [_config.yml].")
+@click.option("--permalink", default=None, help="Permalink style or template [_config.yml].")
+@click.option("--baseurl", default=None, help="Prefix for every post URL [_config.yml].")
+@click.option(
+    "--max-chars", type=click.IntRange(min=1000), default=None,
+    help="Characters of a post that are indexed; longer posts are truncated [1000000].",
+)  # fmt: skip
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes [cores].")
+@click.option("--keep", type=click.IntRange(min=1), default=DEFAULT_KEEP_VERSIONS,
+              show_default=True, help="Index versions kept for rollback.")  # fmt: skip
+@click.option("--wait", type=float, default=10.0, show_default=True,
+              help="Seconds to wait for another indexer to finish.")  # fmt: skip
+def index(posts_dir, index_dir, full, check, strict, timezone, permalink, baseurl, max_chars,
+          workers, keep, wait):  # fmt: skip
+    """Index the Jekyll posts in POSTS_DIR.
+
+    Incremental by default: only added or changed files are analyzed, deleted
+    files leave the index. Every run writes a new index version and switches
+    to it atomically; readers never see a half-built index.
+
+    Exit status: 0 on success (warnings allowed), 1 on a fatal error,
+    2 with --strict when a file was skipped or repaired.
+    """
+    try:
+        site = load_site_config(
+            posts_dir, timezone=timezone, permalink=permalink, baseurl=baseurl,
+            max_chars=max_chars,
+        )  # fmt: skip
+        if check:
+            report = check_posts(posts_dir, site, workers)
+        else:
+            report = build_index(
+                posts_dir, index_dir, site, full=full, workers=workers, keep=keep,
+                lock_wait=wait, progress=_progress,
+            )  # fmt: skip
+    except (SiteConfigError, IndexLocked) as exc:
+        raise click.ClickException(str(exc)) from exc
+    except OSError as exc:
+        raise click.ClickException(f"indexing failed: {exc}") from exc
+    _print_report(report, check)
+    if strict and report.problems:
+        sys.exit(2)
+
+
+@main.command()
+@click.argument("query", nargs=-1)
+@index_dir_option
+@click.option("--tag", "tags", multiple=True, help="Only posts with this tag (repeatable).")
+@click.option("--category", "categories", multiple=True, help="Only posts in this category.")
+@click.option("--sort", type=click.Choice(["relevance", "date", "-date"]), default="relevance",
+              show_default=True, help="Order of the hits.")  # fmt: skip
+@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--per-page", type=click.IntRange(1, 50), default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the /api/search JSON object.")
+def search(query, index_dir, tags, categories, sort, page, per_page, as_json):
+    """Search the index for QUERY and print the top hits."""
+    engine = SearchEngine(index_dir)
+    request = SearchRequest(
+        q=" ".join(query), tags=list(tags), categories=list(categories), sort=sort,
+        page=page, per_page=per_page,
+    )  # fmt: skip
+    try:
+        result = engine.search(request)
+    except NoIndex as exc:
+        raise click.ClickException(str(exc)) from exc
+    except QueryError as exc:
+        raise click.BadParameter(exc.message, param_hint=exc.param) from exc
+    finally:
+        engine.close()
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return
+    relaxed = " (not every word matched)" if result.relaxed else ""
+    click.echo(f"{result.total} hits{relaxed}, {result.processing_ms:.1f} ms")
+    for hit in result.hits:
+        click.echo("")
+        click.secho(hit.title, bold=True)
+        click.echo(f"  {hit.date[:10]}  {hit.url}")
+        click.echo("  " + _terminal_snippet(hit.snippet))
+
+
+def _terminal_snippet(html_snippet: str) -> str:
+    import html
+
+    text = html_snippet.replace("<mark>", "\x1b[7m").replace("</mark>", "\x1b[0m")
+    if not sys.stdout.isatty():
+        text = text.replace("\x1b[7m", "[").replace("\x1b[0m", "]")
+    return html.unescape(text)
+
+
+@main.command()
+@index_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+def stats(index_dir, as_json):
+    """Print document count, index size and last build time."""
+    store = IndexStore(index_dir)
+    try:
+        version = store.current()
+    except NoIndex as exc:
+        raise click.ClickException(str(exc)) from exc
+    info = {
+        "version": version.name,
+        "documents": version.documents,
+        "sizeBytes": store.size_bytes(version),
+        "builtAt": version.built_at,
+        "postsDir": version.manifest.get("posts_dir"),
+        "versions": store.list_versions(),
+    }
+    if as_json:
+        click.echo(json.dumps(info, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"version    {info['version']}")
+    click.echo(f"documents  {info['documents']}")
+    click.echo(f"size       {info['sizeBytes'] / 1e6:.1f} MB")
+    click.echo(f"built at   {info['builtAt']}")
+    click.echo(f"posts      {info['postsDir']}")
+    click.echo(f"versions   {len(info['versions'])} kept")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

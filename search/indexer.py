@@ -1,0 +1,272 @@
+"""Building and updating the index from a posts folder.
+
+Loading and analysis (Janome is the bottleneck) run in a pool of worker
+processes, one per core; the parent only feeds the Whoosh writer with the
+postings they return. Every build, full or incremental, writes a new version
+directory and switches to it when complete (see :mod:`search.store`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from whoosh import index as whoosh_index
+
+from .doctable import LABELS_FILE, read_labels
+from .posts import LoadResult, Problem, find_post_files, load_post, normalize_label
+from .schema import ANALYSIS_VERSION, analyze_post, build_schema
+from .site import SiteConfig
+from .store import IndexStore, Version
+
+DEFAULT_KEEP_VERSIONS = 3
+
+
+@dataclass
+class IndexReport:
+    """What one ``blogsearch index`` run did."""
+
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    analyzed: int = 0
+    documents: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    version: str | None = None
+    full: bool = False
+    seconds: float = 0.0
+    characters: int = 0
+
+    @property
+    def skipped(self) -> list[Problem]:
+        return [p for p in self.problems if p.level == "skip"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.level == "warning"]
+
+
+# --- worker side ------------------------------------------------------------
+
+_worker_state: dict[str, Any] = {}
+
+
+def _init_worker(posts_dir: Path, site: SiteConfig, analyze: bool) -> None:
+    _worker_state.update(posts_dir=posts_dir, site=site, analyze=analyze, schema=build_schema())
+
+
+def _work(rel: str) -> tuple[LoadResult, dict[str, Any] | None]:
+    state = _worker_state
+    result = load_post(state["posts_dir"], rel, state["site"])
+    doc = None
+    if result.post is not None and state["analyze"]:
+        try:
+            doc = analyze_post(state["schema"], result.post, state["site"].tz)
+        except Exception as exc:  # noqa: BLE001 - report, keep the batch going
+            result.problems.append(
+                Problem(rel, "skip", f"analysis failed: {type(exc).__name__}: {exc}")
+            )
+            result.post = None
+    return result, doc
+
+
+def _process(
+    posts_dir: Path, site: SiteConfig, rels: list[str], workers: int, analyze: bool = True
+) -> Iterator[tuple[LoadResult, dict[str, Any] | None]]:
+    """Load (and analyze) *rels* in order, in *workers* processes."""
+    if workers <= 1 or len(rels) < 4:
+        _init_worker(posts_dir, site, analyze)
+        for rel in rels:
+            yield _work(rel)
+        return
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(posts_dir, site, analyze)) as pool:
+        yield from pool.imap(_work, rels, chunksize=2)
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+
+# --- the build ----------------------------------------------------------------
+
+
+def _file_state(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _hash_file(path: Path) -> str:
+    return hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
+
+
+def check_posts(
+    posts_dir: Path,
+    site: SiteConfig,
+    workers: int | None = None,
+    progress: Callable[[Iterable], Iterable] | None = None,
+) -> IndexReport:
+    """Load every post and report problems, without analyzing or writing anything."""
+    started = time.monotonic()
+    report = IndexReport()
+    rels = find_post_files(posts_dir)
+    results = _process(posts_dir, site, rels, workers or default_workers(), analyze=False)
+    for result, _ in progress(results) if progress else results:
+        report.problems += result.problems
+        if result.post is not None:
+            report.documents += 1
+            report.characters += len(result.post.body) + len(result.post.code)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def build_index(
+    posts_dir: Path,
+    index_dir: Path,
+    site: SiteConfig,
+    *,
+    full: bool = False,
+    workers: int | None = None,
+    keep: int = DEFAULT_KEEP_VERSIONS,
+    lock_wait: float = 10.0,
+    progress: Callable[[Iterable, int], Iterable] | None = None,
+) -> IndexReport:
+    """Index *posts_dir* into *index_dir*: incrementally, or in full if asked.
+
+    An incremental run analyzes only files whose content changed since the
+    current version, and removes posts whose files are gone. A version built
+    by another analysis version or with other site settings is rebuilt in full.
+    """
+    started = time.monotonic()
+    store = IndexStore(index_dir)
+    workers = workers or default_workers()
+    report = IndexReport()
+    rels = find_post_files(posts_dir)
+    with store.lock(wait=lock_wait):
+        store.remove_unfinished()
+        base: Version | None = None
+        if store.current_name() is not None:
+            base = store.current()
+            compatible = (
+                base.manifest.get("analysis_version") == ANALYSIS_VERSION
+                and base.manifest.get("site") == site.fingerprint()
+            )
+            if not compatible:
+                base = None
+        if full or base is None:
+            base = None
+            report.full = True
+
+        old_files: dict[str, dict[str, Any]] = base.manifest.get("files", {}) if base else {}
+        files: dict[str, dict[str, Any]] = {}
+        todo: list[str] = []
+        for rel in rels:
+            path = posts_dir / rel
+            try:
+                state = _file_state(path)
+            except OSError as exc:
+                report.problems.append(Problem(rel, "skip", f"cannot read file ({exc})"))
+                continue
+            old = old_files.get(rel)
+            if old is not None and old["state"] == state:
+                files[rel] = old
+                continue
+            if old is not None:
+                try:
+                    digest = _hash_file(path)
+                except OSError:
+                    digest = None
+                if digest == old.get("hash"):
+                    files[rel] = {**old, "state": state}
+                    continue
+            todo.append(rel)
+        present = set(rels)
+        deleted = [rel for rel in old_files if rel not in present]
+        report.unchanged = len(files)
+
+        if base is not None and not todo and not deleted:
+            report.version = base.name
+            report.documents = base.documents
+            report.seconds = time.monotonic() - started
+            return report
+
+        build_dir = store.new_build_dir()
+        schema = build_schema()
+        labels = read_labels(base.path if base else None)
+        if base is None:
+            ix = whoosh_index.create_in(str(build_dir), schema)
+        else:
+            store.copy_version(base, build_dir)
+            ix = whoosh_index.open_dir(str(build_dir))
+        writer = ix.writer(limitmb=256)
+        try:
+            for rel in deleted:
+                if old_files[rel].get("indexed"):
+                    writer.delete_by_term("id", rel)
+                    report.deleted += 1
+            results = _process(posts_dir, site, todo, workers)
+            if progress is not None:
+                results = progress(results, len(todo))
+            for result, doc in results:
+                rel = result.path
+                report.problems += result.problems
+                old = old_files.get(rel)
+                if old is not None and old.get("indexed"):
+                    writer.delete_by_term("id", rel)
+                entry = {"state": _file_state(posts_dir / rel), "indexed": False}
+                if result.post is not None and doc is not None:
+                    writer.add_document(**doc)
+                    for facet in ("tags", "categories"):
+                        for value in getattr(result.post, facet):
+                            labels[facet].setdefault(normalize_label(value), value)
+                    entry.update(indexed=True, hash=result.post.content_hash)
+                    report.analyzed += 1
+                    report.characters += len(result.post.body) + len(result.post.code)
+                    if old is not None and old.get("indexed"):
+                        report.updated += 1
+                    else:
+                        report.added += 1
+                else:
+                    with contextlib.suppress(OSError):
+                        entry["hash"] = _hash_file(posts_dir / rel)
+                    entry["problem"] = "; ".join(
+                        p.message for p in result.problems if p.level == "skip"
+                    )
+                    if old is not None and old.get("indexed"):
+                        report.deleted += 1
+                files[rel] = entry
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            ix.close()
+            store.remove_unfinished()
+            raise
+        ix.close()
+        with whoosh_index.open_dir(str(build_dir)).reader() as reader:
+            report.documents = reader.doc_count()
+        (build_dir / LABELS_FILE).write_text(json.dumps(labels, ensure_ascii=False), "utf-8")
+        manifest = {
+            "analysis_version": ANALYSIS_VERSION,
+            "site": site.fingerprint(),
+            "timezone": site.timezone,
+            "posts_dir": str(posts_dir.resolve()),
+            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "documents": report.documents,
+            "full": report.full,
+            "files": files,
+        }
+        version = store.publish(build_dir, manifest)
+        report.version = version.name
+        store.prune(keep)
+    report.seconds = time.monotonic() - started
+    return report

@@ -1,0 +1,152 @@
+"""The Whoosh schema and the conversion of a :class:`Post` into field values.
+
+Text is analyzed twice: into words (ranked higher) and into character
+bigrams (the fallback for words hidden inside compounds). Analysis is the
+expensive part of indexing, so :func:`analyze_post` runs in worker processes
+and hands the writer finished postings (:class:`Preanalyzed`), which the
+field types below accept in place of text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timezone, tzinfo
+from typing import Any
+
+from whoosh import fields
+
+from .analysis import BigramTokenizer, WordTokenizer
+from .posts import Post, normalize_label
+
+# Bump when analysis or the schema changes: an index built by another
+# version is rebuilt in full instead of being updated.
+ANALYSIS_VERSION = "1"
+
+# Field weights (BM25F); the query engine may adjust per query.
+TITLE_BOOST = 4.0
+TAGS_BOOST = 3.0
+HEADINGS_BOOST = 2.0
+BODY_BOOST = 1.0
+CODE_BOOST = 0.5
+NGRAM_BOOST = 0.5
+
+
+@dataclass
+class Preanalyzed:
+    """Postings computed elsewhere: ``(term bytes, freq, weight, encoded value)``."""
+
+    items: list[tuple[bytes, int, float, bytes]]
+
+
+class _PreanalyzedMixin:
+    def index(self, value: Any, **kwargs: Any):
+        if isinstance(value, Preanalyzed):
+            return iter(value.items)
+        return super().index(value, **kwargs)  # type: ignore[misc]
+
+
+class WordField(_PreanalyzedMixin, fields.TEXT):
+    """Words, with positions and character offsets for phrases and snippets."""
+
+    def __init__(self, stored: bool = False, field_boost: float = 1.0, chars: bool = True):
+        super().__init__(
+            analyzer=WordTokenizer(),
+            phrase=True,
+            chars=chars,
+            stored=stored,
+            field_boost=field_boost,
+            multitoken_query="phrase",
+        )
+
+
+class BigramField(_PreanalyzedMixin, fields.TEXT):
+    """Character bigrams of the Japanese text, the fallback for compounds."""
+
+    def __init__(self, field_boost: float = NGRAM_BOOST, chars: bool = True):
+        super().__init__(
+            analyzer=BigramTokenizer(),
+            phrase=True,
+            chars=chars,
+            field_boost=field_boost,
+            multitoken_query="phrase",
+        )
+
+
+def build_schema() -> fields.Schema:
+    """The schema of every index version."""
+    return fields.Schema(
+        id=fields.ID(stored=True, unique=True),
+        content_hash=fields.STORED(),
+        url=fields.STORED(),
+        title=WordField(stored=True, field_boost=TITLE_BOOST),
+        title_ngram=BigramField(field_boost=TITLE_BOOST * NGRAM_BOOST),
+        headings=WordField(field_boost=HEADINGS_BOOST, chars=False),
+        body=WordField(stored=True, field_boost=BODY_BOOST),
+        body_ngram=BigramField(field_boost=BODY_BOOST * NGRAM_BOOST),
+        code=WordField(stored=True, field_boost=CODE_BOOST, chars=False),
+        # Tags and categories: exact normalized keys for filters and facets,
+        # words for matching, and the values as written for display.
+        tags=fields.KEYWORD(commas=True, scorable=False),
+        tags_text=WordField(field_boost=TAGS_BOOST, chars=False),
+        tags_display=fields.STORED(),
+        categories=fields.KEYWORD(commas=True, scorable=False),
+        categories_text=WordField(field_boost=TAGS_BOOST, chars=False),
+        categories_display=fields.STORED(),
+        date=fields.DATETIME(stored=True, sortable=True),
+        date_iso=fields.STORED(),
+        year=fields.ID(sortable=True),
+        month=fields.ID(sortable=True),
+        author=fields.ID(stored=True),
+        excerpt=fields.STORED(),
+    )
+
+
+_ANALYZED_TEXT = {
+    "title": "title",
+    "title_ngram": "title",
+    "headings": "headings",
+    "body": "body",
+    "body_ngram": "body",
+    "code": "code",
+    "tags_text": "tags",
+    "categories_text": "categories",
+}
+
+
+def _text_of(post: Post, source: str) -> str:
+    value = getattr(post, source)
+    return "\n".join(value) if isinstance(value, list) else value
+
+
+def analyze_post(schema: fields.Schema, post: Post, tz: tzinfo) -> dict[str, Any]:
+    """Keyword arguments for ``writer.add_document`` for *post*.
+
+    Runs the analyzers; safe to call in a worker process. Year and month are
+    those of the site's time zone *tz*, where the reader lives.
+    """
+    doc: dict[str, Any] = {}
+    for name, source in _ANALYZED_TEXT.items():
+        text = _text_of(post, source)
+        if text:
+            doc[name] = Preanalyzed(list(schema[name].index(text)))
+    local = post.date.astimezone(tz)
+    doc.update(
+        id=post.id,
+        content_hash=post.content_hash,
+        url=post.url,
+        _stored_title=post.title,
+        _stored_body=post.body,
+        _stored_code=post.code,
+        tags=",".join(normalize_label(t).replace(",", " ") for t in post.tags),
+        tags_display=post.tags,
+        categories=",".join(normalize_label(c).replace(",", " ") for c in post.categories),
+        categories_display=post.categories,
+        # Whoosh stores naive datetimes: keep UTC there, the offset in date_iso.
+        date=post.date.astimezone(timezone.utc).replace(tzinfo=None),
+        date_iso=post.date.isoformat(),
+        year=f"{local.year:04d}",
+        month=f"{local.year:04d}-{local.month:02d}",
+        author=post.author,
+        excerpt=post.excerpt,
+    )
+    return doc
