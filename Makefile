@@ -19,8 +19,9 @@ install: $(STAMP)
 index: install
 	$(BIN)/blogsearch index $(POSTS) --index-dir $(INDEX_DIR)
 
+# Serves the JSON API (and search page) on http://127.0.0.1:8000
 run: index
-	$(BIN)/blogsearch search 新幹線 --index-dir $(INDEX_DIR)
+	$(BIN)/blogsearch serve --index-dir $(INDEX_DIR) --host 127.0.0.1 --port 8000
 
 lint: install
 	$(BIN)/ruff check .

@@ -190,5 +190,28 @@ def stats(index_dir, as_json):
     click.echo(f"versions   {len(info['versions'])} kept")
 
 
+@main.command()
+@index_dir_option
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to bind; the default serves this machine only.")  # fmt: skip
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    help="Origin allowed to call the API from a browser (repeatable, or '*').",
+)
+@click.option("--debug", is_flag=True, help="Flask debug mode (never in production).")
+def serve(index_dir, host, port, cors_origins, debug):
+    """Run the development web server (use gunicorn in production; see README)."""
+    from web import create_app  # Flask is only needed for this command
+
+    overrides: dict = {"INDEX_DIR": str(index_dir)}
+    if cors_origins:
+        overrides["CORS_ORIGINS"] = "*" if "*" in cors_origins else list(cors_origins)
+    app = create_app(overrides)
+    app.run(host=host, port=port, debug=debug, use_reloader=False)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

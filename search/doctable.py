@@ -39,6 +39,7 @@ class DocTable:
     categories: dict[int, tuple[str, ...]]
     labels: dict[str, dict[str, str]]  # facet -> normalized key -> display value
     docnum_by_id: dict[str, int]
+    _tag_counts: Counter[str] | None = None
 
     @classmethod
     def build(cls, reader, version_path: Path | None = None) -> DocTable:
@@ -79,6 +80,12 @@ class DocTable:
             labels=read_labels(version_path),
             docnum_by_id={v: d for d, v in ids.items()},
         )
+
+    def tag_counts(self) -> Counter[str]:
+        """Documents per tag key (computed once per version)."""
+        if self._tag_counts is None:
+            self._tag_counts = self.count("tags", self.live)
+        return self._tag_counts
 
     def label(self, facet: str, key: str) -> str:
         return self.labels.get(facet, {}).get(key, key)

@@ -26,7 +26,7 @@ from whoosh import query as wq
 from whoosh.scoring import BM25F
 from whoosh.util.times import datetime_to_long
 
-from .analysis import bigram_terms, word_terms
+from .analysis import bigram_terms, fold_kana, normalize, word_terms
 from .doctable import DocTable
 from .posts import normalize_label
 from .querylang import Clause, parse_query
@@ -157,7 +157,9 @@ class _Unit:
     """One searchable word: its Whoosh query and the terms that highlight it."""
 
     query: wq.Query
-    terms: list[tuple[str, str]]  # (field, term text)
+    # Highlighting: (field, terms) sequences that must occur at consecutive
+    # positions, so that the bigrams of データベース do not mark every デー.
+    terms: list[tuple[str, tuple[str, ...]]]
     prefixes: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -170,11 +172,11 @@ def _bigram_query(surface: str, fields: tuple[str, ...]) -> tuple[wq.Query | Non
         subs: list[wq.Query] = []
         for f in fields:
             subs += [wq.Term(f, grams[0]), wq.Prefix(f, grams[0])]
-        return wq.Or(subs), [(f, grams[0]) for f in fields], [(f, grams[0]) for f in fields]
+        return wq.Or(subs), [(f, (grams[0],)) for f in fields], [(f, grams[0]) for f in fields]
     # Drop each run's trailing single character: the bigrams cover it.
     pairs = [g for g in grams if len(g) == 2]
     subs = [wq.Phrase(f, pairs) if len(pairs) > 1 else wq.Term(f, pairs[0]) for f in fields]
-    return wq.Or(subs), [(f, g) for f in fields for g in pairs], []
+    return wq.Or(subs), [(f, tuple(pairs)) for f in fields], []
 
 
 def _word_units(clause: Clause, limits: QueryLimits) -> list[_Unit]:
@@ -192,19 +194,19 @@ def _word_units(clause: Clause, limits: QueryLimits) -> list[_Unit]:
             subs.append(bq)
         if not subs:
             return []
-        hl = [(f, t) for f in words for t in texts] + bterms
+        hl = [(f, tuple(texts)) for f in words] + bterms
         return [_Unit(wq.Or(subs), hl, bpref)]
     units: list[_Unit] = []
     for term in terms:
         surface = clause.text[term.start : term.end]
         subs = [wq.Term(f, term.text) for f in words]
-        hl = [(f, term.text) for f in words]
+        hl = [(f, (term.text,)) for f in words]
         pref: list[tuple[str, str]] = []
         if term.text.isascii():
             parts = [t.text for t in word_terms(surface, mode="index")[1:]]
             if len(parts) > 1:
                 subs += [wq.Phrase(f, parts) for f in words]
-                hl += [(f, p) for f in words for p in parts]
+                hl += [(f, tuple(parts)) for f in words]
         else:
             bq, bterms, pref = _bigram_query(surface, grams)
             if bq is not None:
@@ -228,7 +230,7 @@ class _Compiled:
     tag_filters: list[str]
     category_filters: list[str]
 
-    def highlight_terms(self) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    def highlight_terms(self) -> tuple[list, list[tuple[str, str]]]:
         terms, prefixes = [], []
         for u in self.positive + self.required:
             terms += u.terms
@@ -276,6 +278,27 @@ def compile_query(text: str, limits: QueryLimits) -> _Compiled:
 
 
 # --- the engine -----------------------------------------------------------------
+
+DID_YOU_MEAN_BELOW = 3
+
+
+def _match(s, table: DocTable, comp: _Compiled) -> tuple[set[int], set[int]]:
+    """(every matching doc, the docs that match all positive words)."""
+    live = table.live
+    if comp.positive or comp.required:
+        doc_sets = [set(u.query.docs(s)) & live for u in comp.positive]
+        candidates: set[int] = set().union(*doc_sets) if doc_sets else set(live)
+        for u in comp.required:
+            candidates &= set(u.query.docs(s))
+        all_words = set.intersection(*doc_sets) & candidates if doc_sets else set(candidates)
+    else:
+        candidates = set(live)
+        all_words = set(candidates)
+    for u in comp.excluded:
+        excluded = set(u.query.docs(s))
+        candidates -= excluded
+        all_words -= excluded
+    return candidates, all_words
 
 
 def _day_start(day: date, tz: tzinfo) -> float:
@@ -426,21 +449,7 @@ class SearchEngine:
             return SearchResult(req.q, [], 0, req.page, req.per_page,
                                 {f: {} for f in FACETS}, version=state.version)  # fmt: skip
 
-        live = table.live
-        if has_text:
-            doc_sets = [set(u.query.docs(s)) & live for u in comp.positive]
-            candidates: set[int] = set().union(*doc_sets) if doc_sets else set(live)
-            for u in comp.required:
-                candidates &= set(u.query.docs(s))
-            all_words = set.intersection(*doc_sets) & candidates if doc_sets else candidates
-        else:
-            candidates = set(live)
-            all_words = candidates
-        for u in comp.excluded:
-            excluded = set(u.query.docs(s))
-            candidates -= excluded
-            all_words -= excluded
-
+        candidates, all_words = _match(s, table, comp)
         facet_sets, fixed = self._filter_sets(state, req, comp)
         if fixed is not None:
             candidates &= fixed
@@ -465,7 +474,10 @@ class SearchEngine:
         else:
             page = self._ranked_page(s, table, comp, all_words, matched - all_words, start, end)
 
-        hits = self._hits(s, page, comp)
+        hits = self._hits(s, page, *comp.highlight_terms())
+        did_you_mean = None
+        if has_text and total < DID_YOU_MEAN_BELOW:
+            did_you_mean = self._did_you_mean(s, table, req.q, total)
         return SearchResult(
             query=req.q,
             hits=hits,
@@ -474,6 +486,7 @@ class SearchEngine:
             per_page=req.per_page,
             facets=facets,
             relaxed=relaxed,
+            did_you_mean=did_you_mean,
             version=state.version,
         )
 
@@ -511,33 +524,10 @@ class SearchEngine:
             }
         return result
 
-    def _hits(self, s, page: list[tuple[int, float | None]], comp: _Compiled) -> list[Hit]:
+    def _hits(self, s, page: list[tuple[int, float | None]], terms=(), prefixes=()) -> list[Hit]:
         if not page:
             return []
-        terms, prefixes = comp.highlight_terms()
-        reader = s.reader()
-        docnums = sorted(d for d, _ in page)
-        spans: dict[int, dict[str, list[tuple[int, int]]]] = {d: {} for d in docnums}
-        expanded = list(dict.fromkeys(terms))
-        for f, p in prefixes:
-            for t in list(reader.expand_prefix(f, p))[:64]:
-                expanded.append((f, t.decode("utf-8") if isinstance(t, bytes) else t))
-        for f, text in expanded:
-            if f not in ("title", "body", "title_ngram", "body_ngram"):
-                continue
-            target = "title" if f.startswith("title") else "body"
-            try:
-                m = reader.postings(f, text)
-            except Exception:  # noqa: BLE001 - term not in the index
-                continue
-            for d in docnums:
-                if not m.is_active():
-                    break
-                if m.id() < d:
-                    m.skip_to(d)
-                if m.is_active() and m.id() == d:
-                    chars = m.value_as("characters")
-                    spans[d].setdefault(target, []).extend((a, b) for _, a, b in chars)
+        spans = _highlight_spans(s.reader(), sorted(d for d, _ in page), terms, prefixes)
         hits = []
         for d, score in page:
             stored = s.stored_fields(d)
@@ -560,3 +550,143 @@ class SearchEngine:
                 )
             )
         return hits
+
+    # --- spelling, related posts, suggestions ------------------------------
+
+    def _did_you_mean(self, s, table: DocTable, q: str, total: int) -> str | None:
+        """A corrected query from the index's own words, if it finds clearly more."""
+        corrected = q
+        changed = False
+        for term in word_terms(q, mode="query"):
+            if any(s.doc_frequency(f, term.text) for f in ("title", "body")):
+                continue
+            maxdist = 1 if len(term.text) <= 4 else 2
+            for f in ("title", "body"):
+                candidates = s.suggest(f, term.text, limit=1, maxdist=maxdist)
+                if candidates:
+                    surface = q[term.start : term.end]
+                    corrected = corrected.replace(surface, candidates[0], 1)
+                    changed = True
+                    break
+        if not changed or corrected == q:
+            return None
+        comp = compile_query(corrected, self.limits)
+        found, _ = _match(s, table, comp)
+        return corrected if len(found) >= max(1, 2 * total) and len(found) > total else None
+
+    def related(self, post_id: str, limit: int = 5) -> list[Hit]:
+        """Posts like *post_id* (by its title, tags and excerpt); KeyError if unknown."""
+        with self._lock:
+            state = self._current()
+            s = state.searcher
+            docnum = state.table.docnum_by_id.get(post_id)
+            if docnum is None:
+                raise KeyError(post_id)
+            stored = s.stored_fields(docnum)
+            text = " ".join(
+                [stored.get("title", ""), *(stored.get("tags_display") or []),
+                 stored.get("excerpt", "")]
+            )  # fmt: skip
+            results = s.more_like(docnum, "body", text=text, top=limit, numterms=12)
+            return self._hits(s, [(hit.docnum, hit.score) for hit in results])
+
+    def suggest(self, q: str, limit: int = 8) -> list[Suggestion]:
+        """Titles and tags that start with *q*, or contain a word that does."""
+        q = " ".join(q.split())[: self.limits.max_query_chars]
+        if not q:
+            return []
+        key = fold_kana(normalize(q).text)
+        with self._lock:
+            state = self._current()
+            s, table = state.searcher, state.table
+            out: list[Suggestion] = []
+            for tag_key, count in table.tag_counts().most_common():
+                if len(out) >= limit // 2:
+                    break
+                label = table.label("tags", tag_key)
+                folded = fold_kana(tag_key)
+                if folded.startswith(key) or any(w.startswith(key) for w in folded.split()):
+                    spans = _prefix_spans(label, key)
+                    out.append(Suggestion("tag", label, mark(label, spans), count=count))
+            subs: list[wq.Query] = [wq.Prefix("title", key)]
+            bq, _, _ = _bigram_query(q, TITLE_NGRAM_FIELDS)
+            if bq is not None:
+                subs.append(bq)
+            results = s.search(wq.Or(subs), limit=limit - len(out))
+            for hit in results:
+                title = hit.get("title", "")
+                out.append(
+                    Suggestion("title", title, mark(title, _prefix_spans(title, key)),
+                               url=hit.get("url"), id=hit.get("id"))
+                )  # fmt: skip
+            return out
+
+
+# --- suggestions, related posts, spelling -------------------------------------
+
+
+@dataclass
+class Suggestion:
+    """A completion for search-as-you-type: a post title or a tag."""
+
+    kind: str  # "title" or "tag"
+    text: str
+    highlighted: str
+    url: str | None = None
+    id: str | None = None
+    count: int | None = None
+
+
+_HIGHLIGHT_FIELDS = {"title": "title", "title_ngram": "title", "body": "body", "body_ngram": "body"}
+
+
+def _highlight_spans(reader, docnums: list[int], patterns, prefixes):
+    """``{docnum: {"title"|"body": [(start, end), ...]}}`` from stored positions."""
+    patterns = [(f, seq) for f, seq in patterns if f in _HIGHLIGHT_FIELDS]
+    for f, p in prefixes:
+        if f in _HIGHLIGHT_FIELDS:
+            for t in list(reader.expand_prefix(f, p))[:64]:
+                patterns.append((f, (t.decode("utf-8") if isinstance(t, bytes) else t,)))
+    wanted = {(f, t) for f, seq in patterns for t in seq}
+    # (field, term) -> docnum -> {pos: (start, end)}
+    found: dict[tuple[str, str], dict[int, dict[int, tuple[int, int]]]] = {}
+    for f, t in wanted:
+        try:
+            m = reader.postings(f, t)
+        except Exception:  # noqa: BLE001 - term not in the index
+            continue
+        per_doc: dict[int, dict[int, tuple[int, int]]] = {}
+        for d in docnums:
+            if not m.is_active():
+                break
+            if m.id() < d:
+                m.skip_to(d)
+            if m.is_active() and m.id() == d:
+                per_doc[d] = {pos: (a, b) for pos, a, b in m.value_as("characters")}
+        found[(f, t)] = per_doc
+    spans: dict[int, dict[str, list[tuple[int, int]]]] = {d: {} for d in docnums}
+    for f, seq in dict.fromkeys(patterns):
+        target = _HIGHLIGHT_FIELDS[f]
+        for d in docnums:
+            occurrences = [found.get((f, t), {}).get(d) for t in seq]
+            if not all(occurrences):
+                continue
+            first, last = occurrences[0], occurrences[-1]
+            for pos, (a, _) in first.items():
+                if all(pos + i in occ for i, occ in enumerate(occurrences)):
+                    spans[d].setdefault(target, []).append((a, last[pos + len(seq) - 1][1]))
+    return spans
+
+
+def _prefix_spans(text: str, prefix: str) -> list[tuple[int, int]]:
+    """Spans of words of *text* that start with *prefix* (folded forms)."""
+    spans = []
+    for t in word_terms(text, mode="index"):
+        if t.text.startswith(prefix):
+            spans.append((t.start, t.end))
+    if not spans:
+        norm = fold_kana(normalize(text).text)
+        at = norm.find(fold_kana(prefix))
+        if at >= 0:
+            spans.append(normalize(text).span(at, at + len(prefix)))
+    return spans
