@@ -1,21 +1,26 @@
-"""Per-version, in-memory columns for filters, facets and date sorting.
+"""Per-version columns in memory: facets, filters, dates and term postings.
 
-Whoosh's own facets (``DateRangeFacet`` above all) cost tens of
-milliseconds a query. These arrays are built once when a version is opened,
-from postings and sortable columns (never from stored fields, which would
-decompress every body), and then answer filters and counts in microseconds.
+Whoosh's own facets (``DateRangeFacet`` above all) and its scorer, which
+walks every posting of every query term in Python, cost tens to hundreds of
+milliseconds a query. Here each index version is read once into NumPy
+arrays, from postings and sortable columns (never from stored fields, which
+would decompress every body), and a query becomes a handful of vectorized
+operations over at most ``doc_count`` elements.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 LABELS_FILE = "labels.json"
+MAX_CACHED_TERMS = 50_000
+MAX_PREFIX_TERMS = 200
 
 
 def read_labels(version_path: Path | None) -> dict[str, dict[str, str]]:
@@ -28,83 +33,180 @@ def read_labels(version_path: Path | None) -> dict[str, dict[str, str]]:
 
 
 @dataclass
-class DocTable:
-    """Facet values of every live document, indexed by Whoosh docnum."""
+class Facet:
+    """A many-to-many facet as parallel arrays of (doc, value id) pairs."""
 
-    live: frozenset[int]
-    timestamp: dict[int, float]
-    year: dict[int, str]
-    month: dict[int, str]
-    tags: dict[int, tuple[str, ...]]
-    categories: dict[int, tuple[str, ...]]
+    keys: list[str]
+    docs: np.ndarray  # int32, doc of each pair
+    ids: np.ndarray  # int32, value id of each pair
+
+    def mask_for(self, keys: set[str], size: int) -> np.ndarray:
+        """Docs having any of *keys*."""
+        wanted = [i for i, k in enumerate(self.keys) if k in keys]
+        mask = np.zeros(size, dtype=bool)
+        if wanted:
+            mask[self.docs[np.isin(self.ids, wanted)]] = True
+        return mask
+
+    def counts(self, docs_mask: np.ndarray) -> np.ndarray:
+        """Number of docs in *docs_mask* per value id."""
+        return np.bincount(self.ids[docs_mask[self.docs]], minlength=len(self.keys))
+
+    def top(self, docs_mask: np.ndarray, limit: int) -> list[tuple[str, int]]:
+        """The *limit* most frequent values over *docs_mask*, ties by value.
+
+        ``keys`` come from the lexicon, so they are already in value order.
+        """
+        counts = self.counts(docs_mask)
+        nonzero = np.flatnonzero(counts)
+        order = nonzero[np.lexsort((nonzero, -counts[nonzero]))][:limit]
+        return [(self.keys[i], int(counts[i])) for i in order]
+
+
+@dataclass
+class Postings:
+    """Docs containing a term, and the term's frequency in each."""
+
+    docs: np.ndarray  # int32, sorted
+    tf: np.ndarray  # float32
+
+    @property
+    def df(self) -> int:
+        return len(self.docs)
+
+
+EMPTY = Postings(np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
+
+
+@dataclass
+class DocTable:
+    """Everything a query needs besides the text index, for one version."""
+
+    size: int  # doc numbers are 0 .. size-1
+    live: np.ndarray  # bool
+    timestamp: np.ndarray  # float64, Whoosh DATETIME column values (UTC)
+    facets: dict[str, Facet]  # tags, categories, year, month
     labels: dict[str, dict[str, str]]  # facet -> normalized key -> display value
     docnum_by_id: dict[str, int]
-    _tag_counts: Counter[str] | None = None
+    reader: object = field(repr=False, default=None)
+    _lengths: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _postings: dict[tuple[str, str, bool], Postings] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def build(cls, reader, version_path: Path | None = None) -> DocTable:
-        live = frozenset(reader.all_doc_ids())
+        size = reader.doc_count_all()
+        live = np.zeros(size, dtype=bool)
+        live[list(reader.all_doc_ids())] = True
 
-        def single(field: str) -> dict[int, str]:
-            out: dict[int, str] = {}
-            if field not in reader.schema:
-                return out
-            for term in reader.lexicon(field):
-                value = term.decode("utf-8")
-                for docnum in reader.postings(field, term).all_ids():
-                    if docnum in live:
-                        out[docnum] = value
-            return out
+        def facet(name: str) -> Facet:
+            keys: list[str] = []
+            docs: list[np.ndarray] = []
+            ids: list[np.ndarray] = []
+            if name in reader.schema:
+                for term in reader.lexicon(name):
+                    ds = np.fromiter(reader.postings(name, term).all_ids(), dtype=np.int32)
+                    ds = ds[live[ds]]
+                    if len(ds):
+                        docs.append(ds)
+                        ids.append(np.full(len(ds), len(keys), dtype=np.int32))
+                        keys.append(term.decode("utf-8"))
+            if not keys:
+                return Facet([], np.zeros(0, np.int32), np.zeros(0, np.int32))
+            return Facet(keys, np.concatenate(docs), np.concatenate(ids))
 
-        def multi(field: str) -> dict[int, tuple[str, ...]]:
-            acc: dict[int, list[str]] = {}
-            for term in reader.lexicon(field):
-                value = term.decode("utf-8")
-                for docnum in reader.postings(field, term).all_ids():
-                    if docnum in live:
-                        acc.setdefault(docnum, []).append(value)
-            return {d: tuple(v) for d, v in acc.items()}
-
-        timestamp: dict[int, float] = {}
         col = reader.column_reader("date", translate=False)
-        for docnum in live:
-            timestamp[docnum] = float(col[docnum])
-        ids = single("id")
+        timestamp = np.array([float(col[d]) for d in range(size)], dtype=np.float64)
+        id_facet = facet("id")
         return cls(
+            size=size,
             live=live,
             timestamp=timestamp,
-            year=single("year"),
-            month=single("month"),
-            tags=multi("tags"),
-            categories=multi("categories"),
+            facets={name: facet(name) for name in ("tags", "categories", "year", "month")},
             labels=read_labels(version_path),
-            docnum_by_id={v: d for d, v in ids.items()},
+            docnum_by_id={
+                id_facet.keys[i]: int(d) for d, i in zip(id_facet.docs, id_facet.ids, strict=True)
+            },
+            reader=reader,
         )
 
-    def tag_counts(self) -> Counter[str]:
-        """Documents per tag key (computed once per version)."""
-        if self._tag_counts is None:
-            self._tag_counts = self.count("tags", self.live)
-        return self._tag_counts
+    # --- display and facets ---------------------------------------------
 
     def label(self, facet: str, key: str) -> str:
         return self.labels.get(facet, {}).get(key, key)
 
-    def count(self, facet: str, docs: Iterable[int]) -> Counter[str]:
-        """Facet value counts over *docs*."""
-        counts: Counter[str] = Counter()
-        if facet in ("tags", "categories"):
-            values = self.tags if facet == "tags" else self.categories
-            for d in docs:
-                counts.update(values.get(d, ()))
-        else:
-            values1 = self.year if facet == "year" else self.month
-            for d in docs:
-                v = values1.get(d)
-                if v is not None:
-                    counts[v] += 1
-        return counts
+    def tag_counts(self) -> list[tuple[str, int]]:
+        """Tag keys by number of posts, most used first."""
+        return self.facets["tags"].top(self.live, len(self.facets["tags"].keys))
 
-    def newest_first(self, docs: Iterable[int]) -> list[int]:
-        ts = self.timestamp
-        return sorted(docs, key=lambda d: (-ts.get(d, 0.0), d))
+    def newest_first(self, mask: np.ndarray) -> np.ndarray:
+        docs = np.flatnonzero(mask)
+        # Stable on doc number for equal dates.
+        return docs[np.argsort(-self.timestamp[docs], kind="stable")]
+
+    # --- text statistics ----------------------------------------------------
+
+    def lengths(self, field_name: str) -> np.ndarray:
+        """Per-doc field length (in tokens), read once per field."""
+        arr = self._lengths.get(field_name)
+        if arr is None:
+            reader = self.reader
+            arr = np.array(
+                [reader.doc_field_length(d, field_name, 0) for d in range(self.size)],
+                dtype=np.float32,
+            )
+            self._lengths[field_name] = arr
+        return arr
+
+    def avg_length(self, field_name: str) -> float:
+        lengths = self.lengths(field_name)
+        live = lengths[self.live]
+        return float(live.mean()) if len(live) and live.mean() > 0 else 1.0
+
+    def postings(self, field_name: str, text: str, prefix: bool = False) -> Postings:
+        """Postings of a term (or of all terms with a prefix, frequencies summed)."""
+        key = (field_name, text, prefix)
+        with self._lock:
+            cached = self._postings.get(key)
+        if cached is not None:
+            return cached
+        reader = self.reader
+        if prefix:
+            parts = [
+                self.postings(field_name, t.decode("utf-8") if isinstance(t, bytes) else t)
+                for i, t in enumerate(reader.expand_prefix(field_name, text))
+                if i < MAX_PREFIX_TERMS
+            ]
+            result = _sum_postings(parts, self.size)
+        else:
+            try:
+                m = reader.postings(field_name, text)
+            except Exception:  # noqa: BLE001 - whoosh raises TermNotFound
+                result = EMPTY
+            else:
+                boost = reader.schema[field_name].format.field_boost or 1.0
+                items = list(m.items_as("weight"))
+                docs = np.fromiter((d for d, _ in items), dtype=np.int32, count=len(items))
+                tf = np.fromiter((w for _, w in items), dtype=np.float32, count=len(items))
+                keep = self.live[docs]
+                result = Postings(docs[keep], tf[keep] / boost)
+        with self._lock:
+            if len(self._postings) >= MAX_CACHED_TERMS:
+                self._postings.clear()
+            self._postings[key] = result
+        return result
+
+
+def _sum_postings(parts: list[Postings], size: int) -> Postings:
+    parts = [p for p in parts if p.df]
+    if not parts:
+        return EMPTY
+    if len(parts) == 1:
+        return parts[0]
+    tf = np.bincount(
+        np.concatenate([p.docs for p in parts]),
+        weights=np.concatenate([p.tf for p in parts]),
+        minlength=size,
+    )
+    docs = np.flatnonzero(tf).astype(np.int32)
+    return Postings(docs, tf[docs].astype(np.float32))

@@ -19,7 +19,6 @@ _LIQUID_RAW = re.compile(r"{%-?\s*raw\s*-?%}(.*?)(?:{%-?\s*endraw\s*-?%}|\Z)", r
 _LIQUID_HIGHLIGHT = re.compile(
     r"{%-?\s*highlight\b[^%]*%}(.*?)(?:{%-?\s*endhighlight\s*-?%}|\Z)", re.S
 )
-_LIQUID_TAG = re.compile(r"{%.*?%}|{{.*?}}", re.S)
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
 _SETEXT_UNDERLINE = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
@@ -28,8 +27,10 @@ _TABLE_RULE = re.compile(r"^[ \t]*\|?[ \t]*:?-+:?[ \t]*(\|[ \t]*:?-+:?[ \t]*)*\|
 _REF_DEF = re.compile(r"^ {0,3}\[[^\]]+\]:[ \t]*\S+.*$")
 _BLOCKQUOTE = re.compile(r"^[ \t]*(?:>[ \t]?)+")
 _LIST_MARKER = re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+(?:\[[ xX]\][ \t]+)?")
-_IMAGE = re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)")
-_LINK = re.compile(r"\[([^\]\n]+)\](?:\([^)\n]*\)|\[[^\]\n]*\])")
+# Brackets may not nest inside the text: each "[" then scans only to the
+# next bracket, which keeps a line of 10,000 unclosed "[" linear.
+_IMAGE = re.compile(r"!\[([^\[\]\n]*)\]\([^()\n]*\)")
+_LINK = re.compile(r"\[([^\[\]\n]+)\](?:\([^()\n]*\)|\[[^\[\]\n]*\])")
 _AUTOLINK = re.compile(r"<((?:https?|mailto|ftp):[^>\s]+)>")
 _BLOCK_TAGS = (
     "address|article|aside|blockquote|br|dd|details|div|dl|dt|figcaption|figure|footer|"
@@ -38,11 +39,12 @@ _BLOCK_TAGS = (
 _BLOCK_TAG = re.compile(rf"</?(?:{_BLOCK_TAGS})\b[^>]*>", re.I)
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>|<![A-Za-z][^<>]*>")
 _STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
-_EM_STAR = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
+# "*" may sit between letters (本文の*斜体*と), "_" may not (snake_case).
+_EM_STAR = re.compile(r"(?<!\*)\*(?=[^\s*])([^*\n]+?)(?<=[^\s*])\*(?!\*)")
 _EM_UNDERSCORE = re.compile(r"(?<![\w_])_(?=\S)([^_\n]+?)(?<=\S)_(?![\w_])")
 _STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
 _INLINE_CODE = re.compile(r"(`+)(.+?)\1")
-_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!<>|~])")
+_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!<>|~&])")
 _SPACES = re.compile(r"[ \t]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
@@ -72,13 +74,31 @@ def _strip_liquid(text: str, code_blocks: list[str]) -> str:
         return f"\x00{len(raw_parts) - 1}\x00"
 
     text = _LIQUID_RAW.sub(protect_raw, text)
-    text = _LIQUID_TAG.sub("", text)
+    text = _remove_between(text, "{%", "%}")
+    text = _remove_between(text, "{{", "}}")
     if raw_parts:
         text = re.sub(r"\x00(\d+)\x00", lambda m: raw_parts[int(m.group(1))], text)
     return text
 
 
+def _remove_between(text: str, opening: str, closing: str) -> str:
+    """Drop every ``opening…closing`` span, in one pass (unclosed ones stay)."""
+    out: list[str] = []
+    i = 0
+    while True:
+        j = text.find(opening, i)
+        k = text.find(closing, j + len(opening)) if j >= 0 else -1
+        if k < 0:
+            out.append(text[i:])
+            return "".join(out)
+        out.append(text[i:j])
+        i = k + len(closing)
+
+
 def _inline(line: str) -> str:
+    # Backslash escapes become character references first, so an escaped
+    # "<" or "*" is never taken for markup; html.unescape restores them.
+    line = _ESCAPE.sub(lambda m: f"&#{ord(m.group(1))};", line)
     line = _IMAGE.sub(r"\1", line)
     line = _LINK.sub(r"\1", line)
     line = _AUTOLINK.sub(r"\1", line)
@@ -87,7 +107,6 @@ def _inline(line: str) -> str:
     line = _STRIKE.sub(r"\1", line)
     line = _EM_STAR.sub(r"\1", line)
     line = _EM_UNDERSCORE.sub(r"\1", line)
-    line = _ESCAPE.sub(r"\1", line)
     return line
 
 
@@ -127,8 +146,9 @@ def markdown_to_text(markdown: str) -> PlainText:
             out.append(heading)
             previous = heading
             continue
-        if _SETEXT_UNDERLINE.match(line) and previous.strip() and not _HR.match(line):
-            # The line above was a heading; the underline itself is syntax.
+        if _SETEXT_UNDERLINE.match(line) and previous.strip():
+            # The line above was a heading (CommonMark: even "---" under a
+            # paragraph line is an underline, not a rule).
             headings.append(previous.strip())
             if first_h1 is None and line.strip().startswith("="):
                 first_h1 = previous.strip()

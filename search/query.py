@@ -21,23 +21,21 @@ from datetime import date, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh.scoring import BM25F
 from whoosh.util.times import datetime_to_long
 
-from .analysis import bigram_terms, fold_kana, normalize, word_terms
+from .analysis import fold_kana, normalize, word_terms
 from .doctable import DocTable
+from .matching import TITLE_NGRAM_FIELDS, Compiled, Evaluator, bigram_unit, compile_query
 from .posts import normalize_label
-from .querylang import Clause, parse_query
 from .site import DEFAULT_TIMEZONE, SiteConfig, SiteConfigError
 from .snippets import mark, snippet
+from .spelling import Speller
 from .store import IndexStore, NoIndex
 
-WORD_FIELDS = ("title", "headings", "body", "code", "tags_text", "categories_text")
-TITLE_WORD_FIELDS = ("title",)
-NGRAM_FIELDS = ("title_ngram", "body_ngram")
-TITLE_NGRAM_FIELDS = ("title_ngram",)
 FACETS = ("tags", "categories", "year", "month")
 SORTS = ("relevance", "date", "-date")
 
@@ -149,156 +147,20 @@ class SearchResult:
         }
 
 
-# --- compiling a query --------------------------------------------------------
-
-
-@dataclass
-class _Unit:
-    """One searchable word: its Whoosh query and the terms that highlight it."""
-
-    query: wq.Query
-    # Highlighting: (field, terms) sequences that must occur at consecutive
-    # positions, so that the bigrams of データベース do not mark every デー.
-    terms: list[tuple[str, tuple[str, ...]]]
-    prefixes: list[tuple[str, str]] = field(default_factory=list)
-
-
-def _bigram_query(surface: str, fields: tuple[str, ...]) -> tuple[wq.Query | None, list, list]:
-    grams = [t.text for t in bigram_terms(surface)]
-    if not grams:
-        return None, [], []
-    if len(grams) == 1:
-        # One character: it starts a bigram, or ends a run.
-        subs: list[wq.Query] = []
-        for f in fields:
-            subs += [wq.Term(f, grams[0]), wq.Prefix(f, grams[0])]
-        return wq.Or(subs), [(f, (grams[0],)) for f in fields], [(f, grams[0]) for f in fields]
-    # Drop each run's trailing single character: the bigrams cover it.
-    pairs = [g for g in grams if len(g) == 2]
-    subs = [wq.Phrase(f, pairs) if len(pairs) > 1 else wq.Term(f, pairs[0]) for f in fields]
-    return wq.Or(subs), [(f, tuple(pairs)) for f in fields], []
-
-
-def _word_units(clause: Clause, limits: QueryLimits) -> list[_Unit]:
-    """The units of a clause: one per word Janome finds, or one phrase."""
-    words = TITLE_WORD_FIELDS if clause.field == "title" else WORD_FIELDS
-    grams = TITLE_NGRAM_FIELDS if clause.field == "title" else NGRAM_FIELDS
-    terms = word_terms(clause.text, mode="query")[: limits.max_words]
-    if clause.phrase:
-        texts = [t.text for t in terms]
-        subs: list[wq.Query] = []
-        if texts:
-            subs += [wq.Phrase(f, texts) if len(texts) > 1 else wq.Term(f, texts[0]) for f in words]
-        bq, bterms, bpref = _bigram_query(clause.text, grams)
-        if bq is not None:
-            subs.append(bq)
-        if not subs:
-            return []
-        hl = [(f, tuple(texts)) for f in words] + bterms
-        return [_Unit(wq.Or(subs), hl, bpref)]
-    units: list[_Unit] = []
-    for term in terms:
-        surface = clause.text[term.start : term.end]
-        subs = [wq.Term(f, term.text) for f in words]
-        hl = [(f, (term.text,)) for f in words]
-        pref: list[tuple[str, str]] = []
-        if term.text.isascii():
-            parts = [t.text for t in word_terms(surface, mode="index")[1:]]
-            if len(parts) > 1:
-                subs += [wq.Phrase(f, parts) for f in words]
-                hl += [(f, tuple(parts)) for f in words]
-        else:
-            bq, bterms, pref = _bigram_query(surface, grams)
-            if bq is not None:
-                subs.append(bq)
-                hl += bterms
-        units.append(_Unit(wq.Or(subs), hl, pref))
-    if not units:
-        # Only particles or stop words ("の", "する"): search the characters.
-        bq, bterms, pref = _bigram_query(clause.text, grams)
-        if bq is not None:
-            units.append(_Unit(bq, bterms, pref))
-    return units
-
-
-@dataclass
-class _Compiled:
-    positive: list[_Unit]  # each must match for the "all words" tier
-    required: list[_Unit]
-    excluded: list[_Unit]
-    or_groups: list[list[_Unit]]
-    tag_filters: list[str]
-    category_filters: list[str]
-
-    def highlight_terms(self) -> tuple[list, list[tuple[str, str]]]:
-        terms, prefixes = [], []
-        for u in self.positive + self.required:
-            terms += u.terms
-            prefixes += u.prefixes
-        return terms, prefixes
-
-
-def compile_query(text: str, limits: QueryLimits) -> _Compiled:
-    parsed = parse_query(text)
-    comp = _Compiled([], [], [], [], [], [])
-    for group in parsed.groups:
-        alternatives: list[_Unit] = []
-        for clause in group:
-            if clause.field in ("tag", "category"):
-                target = comp.tag_filters if clause.field == "tag" else comp.category_filters
-                if not clause.excluded:
-                    target.append(normalize_label(clause.text))
-                continue
-            units = _word_units(clause, limits)
-            if not units:
-                continue
-            if clause.excluded:
-                comp.excluded += units
-            elif clause.required:
-                comp.required += units
-            elif len(group) == 1:
-                comp.positive += units
-            else:
-                alternatives.append(
-                    units[0] if len(units) == 1
-                    else _Unit(wq.And([u.query for u in units]),
-                               [t for u in units for t in u.terms],
-                               [p for u in units for p in u.prefixes])
-                )  # fmt: skip
-        if alternatives:
-            comp.positive.append(
-                _Unit(wq.Or([u.query for u in alternatives]),
-                      [t for u in alternatives for t in u.terms],
-                      [p for u in alternatives for p in u.prefixes])
-            )  # fmt: skip
-        if sum(len(u.terms) > 0 for u in comp.positive + comp.required) > limits.max_words:
-            break
-    comp.positive = comp.positive[: limits.max_words]
-    return comp
-
-
 # --- the engine -----------------------------------------------------------------
 
 DID_YOU_MEAN_BELOW = 3
 
 
-def _match(s, table: DocTable, comp: _Compiled) -> tuple[set[int], set[int]]:
-    """(every matching doc, the docs that match all positive words)."""
-    live = table.live
-    if comp.positive or comp.required:
-        doc_sets = [set(u.query.docs(s)) & live for u in comp.positive]
-        candidates: set[int] = set().union(*doc_sets) if doc_sets else set(live)
-        for u in comp.required:
-            candidates &= set(u.query.docs(s))
-        all_words = set.intersection(*doc_sets) & candidates if doc_sets else set(candidates)
-    else:
-        candidates = set(live)
-        all_words = set(candidates)
-    for u in comp.excluded:
-        excluded = set(u.query.docs(s))
-        candidates -= excluded
-        all_words -= excluded
-    return candidates, all_words
+def _ranked_page(table: DocTable, ev, matched, all_words, start: int, end: int):
+    """Docs ``[start, end)`` by relevance: posts with every word first, then
+    the rest; within each, by score, ties to the newer post."""
+    docs = np.flatnonzero(matched)
+    if not len(docs):
+        return []
+    order = np.lexsort((-table.timestamp[docs], -ev.score[docs], ~all_words[docs]))
+    picked = docs[order[start:end]]
+    return [(int(d), float(ev.score[d])) for d in picked]
 
 
 def _day_start(day: date, tz: tzinfo) -> float:
@@ -314,6 +176,8 @@ class _Open:
     searcher: Any
     table: DocTable
     tz: tzinfo  # the site's time zone the version was built with
+    evaluator: Evaluator
+    speller: Speller
 
 
 class SearchEngine:
@@ -347,7 +211,11 @@ class SearchEngine:
                 tz = SiteConfig(timezone=version.manifest.get("timezone") or DEFAULT_TIMEZONE).tz
             except SiteConfigError:
                 tz = SiteConfig().tz
-            old, self._open = self._open, _Open(name, ix, searcher, table, tz)
+            old = self._open
+            self._open = _Open(
+                name, ix, searcher, table, tz, Evaluator(table, searcher),
+                Speller(searcher.reader()),
+            )  # fmt: skip
             if old is not None:
                 old.searcher.close()
         return self._open
@@ -361,6 +229,17 @@ class SearchEngine:
                 "documents": len(state.table.live),
                 "builtAt": v.built_at,
             }
+
+    def timezone(self) -> tzinfo:
+        """The site's time zone of the current version (for showing dates)."""
+        with self._lock:
+            return self._current().tz
+
+    def popular_tags(self, limit: int = 20) -> list[tuple[str, int]]:
+        """The most used tags (display form, post count)."""
+        with self._lock:
+            table = self._current().table
+            return [(table.label("tags", k), n) for k, n in table.tag_counts()[:limit]]
 
     def close(self) -> None:
         with self._lock:
@@ -402,82 +281,77 @@ class SearchEngine:
         result.processing_ms = (time.perf_counter() - started) * 1000
         return result
 
-    def _filter_sets(self, state: _Open, req: SearchRequest, comp: _Compiled):
-        """Per facet, the docs its filter allows (None = no filter)."""
+    def _filter_masks(self, state: _Open, req: SearchRequest, comp: Compiled):
+        """Per facet, the docs its filter allows (None = no filter); and the
+        filters that always apply (query qualifiers, the date range)."""
         table = state.table
-        sets: dict[str, set[int] | None] = {}
+        size = table.size
+        masks: dict[str, np.ndarray | None] = dict.fromkeys(FACETS)
         tag_keys = {normalize_label(t) for t in req.tags if t.strip()}
         cat_keys = {normalize_label(c) for c in req.categories if c.strip()}
-        sets["tags"] = (
-            {d for d, vals in table.tags.items() if tag_keys.intersection(vals)}
-            if tag_keys else None
-        )  # fmt: skip
-        sets["categories"] = (
-            {d for d, vals in table.categories.items() if cat_keys.intersection(vals)}
-            if cat_keys else None
-        )  # fmt: skip
-        sets["year"] = (
-            {d for d, y in table.year.items() if y == f"{req.year:04d}"}
-            if req.year is not None else None
-        )  # fmt: skip
+        if tag_keys:
+            masks["tags"] = table.facets["tags"].mask_for(tag_keys, size)
+        if cat_keys:
+            masks["categories"] = table.facets["categories"].mask_for(cat_keys, size)
+        if req.year is not None:
+            masks["year"] = table.facets["year"].mask_for({f"{req.year:04d}"}, size)
         if req.month is not None:
+            month = table.facets["month"]
             suffix = f"-{req.month:02d}"
-            sets["month"] = {d for d, m in table.month.items() if m.endswith(suffix)}
-        else:
-            sets["month"] = None
-        # Qualifiers in the query text (tag:X) and the date range always apply.
-        fixed: set[int] | None = None
+            masks["month"] = month.mask_for({k for k in month.keys if k.endswith(suffix)}, size)
+        fixed = table.live.copy()
         for key in comp.tag_filters:
-            s = {d for d, vals in table.tags.items() if key in vals}
-            fixed = s if fixed is None else fixed & s
+            fixed &= table.facets["tags"].mask_for({key}, size)
         for key in comp.category_filters:
-            s = {d for d, vals in table.categories.items() if key in vals}
-            fixed = s if fixed is None else fixed & s
+            fixed &= table.facets["categories"].mask_for({key}, size)
         if req.date_from or req.date_to:
-            lo = _day_start(req.date_from, state.tz) if req.date_from else -math.inf
-            hi = _day_start(req.date_to + timedelta(days=1), state.tz) if req.date_to else math.inf
-            s = {d for d, ts in table.timestamp.items() if lo <= ts < hi}
-            fixed = s if fixed is None else fixed & s
-        return sets, fixed
+            ts = table.timestamp
+            if req.date_from:
+                fixed &= ts >= _day_start(req.date_from, state.tz)
+            if req.date_to:
+                fixed &= ts < _day_start(req.date_to + timedelta(days=1), state.tz)
+        return masks, fixed
 
     def _search(self, state: _Open, req: SearchRequest) -> SearchResult:
-        s, table = state.searcher, state.table
-        comp = compile_query(req.q, self.limits)
-        has_text = bool(comp.positive or comp.required)
-        if req.q.strip() and not has_text and not comp.tag_filters and not comp.category_filters:
+        table = state.table
+        comp = compile_query(req.q, self.limits.max_words)
+        if (
+            req.q.strip()
+            and not comp.has_text
+            and not comp.tag_filters
+            and not (comp.category_filters)
+        ):
             # Only punctuation or nothing searchable: no hits rather than everything.
             return SearchResult(req.q, [], 0, req.page, req.per_page,
                                 {f: {} for f in FACETS}, version=state.version)  # fmt: skip
 
-        candidates, all_words = _match(s, table, comp)
-        facet_sets, fixed = self._filter_sets(state, req, comp)
-        if fixed is not None:
-            candidates &= fixed
-            all_words &= fixed
-        matched = candidates
-        for fs in facet_sets.values():
-            if fs is not None:
-                matched = matched & fs
-        all_words &= matched
+        ev = state.evaluator.evaluate(comp)
+        facet_masks, fixed = self._filter_masks(state, req, comp)
+        candidates = ev.matched & fixed
+        matched = candidates.copy()
+        for mask in facet_masks.values():
+            if mask is not None:
+                matched &= mask
+        all_words = ev.all_words & matched
 
-        facets = self._facets(table, candidates, facet_sets, req.facet_limit)
-        total = len(matched)
-        relaxed = has_text and total > 0 and not all_words and len(comp.positive) > 1
+        facets = self._facets(table, candidates, facet_masks, req.facet_limit)
+        total = int(matched.sum())
+        relaxed = comp.has_text and total > 0 and not all_words.any() and len(comp.positive) > 1
         start = (req.page - 1) * req.per_page
         end = start + req.per_page
 
-        if not has_text or req.sort != "relevance":
+        if not comp.has_text or req.sort != "relevance":
             ordered = table.newest_first(matched)
             if req.sort == "-date":
-                ordered.reverse()
-            page = [(d, None) for d in ordered[start:end]]
+                ordered = ordered[::-1]
+            page: list[tuple[int, float | None]] = [(int(d), None) for d in ordered[start:end]]
         else:
-            page = self._ranked_page(s, table, comp, all_words, matched - all_words, start, end)
+            page = _ranked_page(table, ev, matched, all_words, start, end)
 
-        hits = self._hits(s, page, *comp.highlight_terms())
+        hits = self._hits(state.searcher, page, comp.highlight_groups())
         did_you_mean = None
-        if has_text and total < DID_YOU_MEAN_BELOW:
-            did_you_mean = self._did_you_mean(s, table, req.q, total)
+        if comp.has_text and total < DID_YOU_MEAN_BELOW:
+            did_you_mean = self._did_you_mean(state, req.q, total)
         return SearchResult(
             query=req.q,
             hits=hits,
@@ -490,44 +364,24 @@ class SearchEngine:
             version=state.version,
         )
 
-    def _ranked_page(self, s, table, comp, first, rest, start, end):
-        """Docs ``[start, end)`` of: *first* by score, then *rest* by score.
-
-        Relevance ties go to the newer post.
-        """
-        query = wq.Or([u.query for u in comp.positive + comp.required])
-        ts = table.timestamp
-        out: list[tuple[int, float]] = []
-        for tier in (first, rest):
-            if len(out) >= end:
-                break
-            if not tier:
-                continue
-            results = s.search(query, filter=tier, limit=min(len(tier), end - len(out)))
-            scored = [(hit.docnum, hit.score) for hit in results]
-            scored.sort(key=lambda x: (-round(x[1], 6), -ts.get(x[0], 0.0)))
-            out += scored
-        return out[start:end]
-
-    def _facets(self, table, candidates, facet_sets, limit) -> dict[str, dict[str, int]]:
+    def _facets(self, table: DocTable, candidates, facet_masks, limit) -> dict[str, dict[str, int]]:
+        """Counts per facet; each facet ignores its own selection (disjunctive)."""
         limit = limit or self.limits.facet_limit
         result: dict[str, dict[str, int]] = {}
         for facet in FACETS:
             docs = candidates
-            for other, fs in facet_sets.items():
-                if other != facet and fs is not None:
-                    docs = docs & fs
-            counts = table.count(facet, docs)
-            top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
-            result[facet] = {
-                (table.label(facet, k) if facet in ("tags", "categories") else k): n for k, n in top
-            }
+            for other, mask in facet_masks.items():
+                if other != facet and mask is not None:
+                    docs = docs & mask
+            top = table.facets[facet].top(docs, limit)
+            labelled = facet in ("tags", "categories")
+            result[facet] = {(table.label(facet, k) if labelled else k): n for k, n in top}
         return result
 
-    def _hits(self, s, page: list[tuple[int, float | None]], terms=(), prefixes=()) -> list[Hit]:
+    def _hits(self, s, page: list[tuple[int, float | None]], groups=()) -> list[Hit]:
         if not page:
             return []
-        spans = _highlight_spans(s.reader(), sorted(d for d, _ in page), terms, prefixes)
+        spans = _highlight_spans(s.reader(), self._open.table, [d for d, _ in page], groups)
         hits = []
         for d, score in page:
             stored = s.stored_fields(d)
@@ -553,26 +407,24 @@ class SearchEngine:
 
     # --- spelling, related posts, suggestions ------------------------------
 
-    def _did_you_mean(self, s, table: DocTable, q: str, total: int) -> str | None:
+    def _did_you_mean(self, state: _Open, q: str, total: int) -> str | None:
         """A corrected query from the index's own words, if it finds clearly more."""
-        corrected = q
-        changed = False
+        s = state.searcher
+        pieces: list[str] = []
+        cursor = 0
         for term in word_terms(q, mode="query"):
             if any(s.doc_frequency(f, term.text) for f in ("title", "body")):
                 continue
-            maxdist = 1 if len(term.text) <= 4 else 2
-            for f in ("title", "body"):
-                candidates = s.suggest(f, term.text, limit=1, maxdist=maxdist)
-                if candidates:
-                    surface = q[term.start : term.end]
-                    corrected = corrected.replace(surface, candidates[0], 1)
-                    changed = True
-                    break
-        if not changed or corrected == q:
+            candidate = state.speller.suggest(term.text)
+            if candidate:
+                pieces += [q[cursor : term.start], candidate]
+                cursor = term.end
+        if not pieces:
             return None
-        comp = compile_query(corrected, self.limits)
-        found, _ = _match(s, table, comp)
-        return corrected if len(found) >= max(1, 2 * total) and len(found) > total else None
+        corrected = "".join(pieces) + q[cursor:]
+        found = int(state.evaluator.evaluate(compile_query(corrected, self.limits.max_words))
+                    .matched.sum())  # fmt: skip
+        return corrected if found >= max(1, 2 * total) and found > total else None
 
     def related(self, post_id: str, limit: int = 5) -> list[Hit]:
         """Posts like *post_id* (by its title, tags and excerpt); KeyError if unknown."""
@@ -580,6 +432,8 @@ class SearchEngine:
             state = self._current()
             s = state.searcher
             docnum = state.table.docnum_by_id.get(post_id)
+            if docnum is not None and not state.table.live[docnum]:
+                docnum = None
             if docnum is None:
                 raise KeyError(post_id)
             stored = s.stored_fields(docnum)
@@ -600,7 +454,7 @@ class SearchEngine:
             state = self._current()
             s, table = state.searcher, state.table
             out: list[Suggestion] = []
-            for tag_key, count in table.tag_counts().most_common():
+            for tag_key, count in table.tag_counts():
                 if len(out) >= limit // 2:
                     break
                 label = table.label("tags", tag_key)
@@ -609,9 +463,9 @@ class SearchEngine:
                     spans = _prefix_spans(label, key)
                     out.append(Suggestion("tag", label, mark(label, spans), count=count))
             subs: list[wq.Query] = [wq.Prefix("title", key)]
-            bq, _, _ = _bigram_query(q, TITLE_NGRAM_FIELDS)
-            if bq is not None:
-                subs.append(bq)
+            bigrams = bigram_unit(q, TITLE_NGRAM_FIELDS)
+            if bigrams is not None:
+                subs.append(bigrams.query)
             results = s.search(wq.Or(subs), limit=limit - len(out))
             for hit in results:
                 title = hit.get("title", "")
@@ -638,43 +492,87 @@ class Suggestion:
 
 
 _HIGHLIGHT_FIELDS = {"title": "title", "title_ngram": "title", "body": "body", "body_ngram": "body"}
+_NGRAM_FIELDS = frozenset(["title_ngram", "body_ngram"])
 
 
-def _highlight_spans(reader, docnums: list[int], patterns, prefixes):
-    """``{docnum: {"title"|"body": [(start, end), ...]}}`` from stored positions."""
-    patterns = [(f, seq) for f, seq in patterns if f in _HIGHLIGHT_FIELDS]
-    for f, p in prefixes:
-        if f in _HIGHLIGHT_FIELDS:
-            for t in list(reader.expand_prefix(f, p))[:64]:
-                patterns.append((f, (t.decode("utf-8") if isinstance(t, bytes) else t,)))
-    wanted = {(f, t) for f, seq in patterns for t in seq}
-    # (field, term) -> docnum -> {pos: (start, end)}
-    found: dict[tuple[str, str], dict[int, dict[int, tuple[int, int]]]] = {}
-    for f, t in wanted:
-        try:
-            m = reader.postings(f, t)
-        except Exception:  # noqa: BLE001 - term not in the index
-            continue
-        per_doc: dict[int, dict[int, tuple[int, int]]] = {}
-        for d in docnums:
-            if not m.is_active():
-                break
-            if m.id() < d:
-                m.skip_to(d)
-            if m.is_active() and m.id() == d:
-                per_doc[d] = {pos: (a, b) for pos, a, b in m.value_as("characters")}
-        found[(f, t)] = per_doc
-    spans: dict[int, dict[str, list[tuple[int, int]]]] = {d: {} for d in docnums}
-    for f, seq in dict.fromkeys(patterns):
-        target = _HIGHLIGHT_FIELDS[f]
-        for d in docnums:
-            occurrences = [found.get((f, t), {}).get(d) for t in seq]
-            if not all(occurrences):
-                continue
-            first, last = occurrences[0], occurrences[-1]
-            for pos, (a, _) in first.items():
-                if all(pos + i in occ for i, occ in enumerate(occurrences)):
-                    spans[d].setdefault(target, []).append((a, last[pos + len(seq) - 1][1]))
+class _CharPositions:
+    """Stored (position, start, end) of terms in a few docs, read in doc order."""
+
+    def __init__(self, reader, table: DocTable):
+        self.reader = reader
+        self.table = table
+        self.matchers: dict[tuple[str, str], Any] = {}
+
+    def get(self, field_name: str, text: str, doc: int) -> dict[int, tuple[int, int]]:
+        # The cached postings say cheaply whether the doc has the term at all;
+        # only then is a postings block decoded for its positions.
+        docs = self.table.postings(field_name, text).docs
+        i = int(np.searchsorted(docs, doc))
+        if i >= len(docs) or docs[i] != doc:
+            return {}
+        key = (field_name, text)
+        if key not in self.matchers:
+            try:
+                self.matchers[key] = self.reader.postings(field_name, text)
+            except Exception:  # noqa: BLE001 - term not in the index
+                self.matchers[key] = None
+        m = self.matchers[key]
+        if m is None or not m.is_active():
+            return {}
+        if m.id() < doc:
+            m.skip_to(doc)
+        if m.is_active() and m.id() == doc:
+            return {pos: (a, b) for pos, a, b in m.value_as("characters")}
+        return {}
+
+
+def _pattern_spans(chars: _CharPositions, doc: int, field_name: str, seq) -> list:
+    occurrences = [chars.get(field_name, t, doc) for t in seq]
+    if not all(occurrences):
+        return []
+    first, last = occurrences[0], occurrences[-1]
+    return [
+        (a, last[pos + len(seq) - 1][1])
+        for pos, (a, _) in first.items()
+        if all(pos + i in occ for i, occ in enumerate(occurrences))
+    ]
+
+
+def _highlight_spans(reader, table, docnums: list[int], groups) -> dict[int, dict[str, list]]:
+    """``{docnum: {"title"|"body": [(start, end), ...]}}`` from stored positions.
+
+    Per query word, the word fields are read first; the bigram fields only
+    where the word itself was not found (a compound such as 東海道新幹線),
+    which keeps the number of postings blocks decoded small.
+    """
+    chars = _CharPositions(reader, table)
+    prepared = []
+    for patterns, prefixes in groups:
+        primary = [
+            (f, seq) for f, seq in patterns if f in _HIGHLIGHT_FIELDS and f not in _NGRAM_FIELDS
+        ]
+        fallback = [(f, seq) for f, seq in patterns if f in _NGRAM_FIELDS]
+        for f, p in prefixes:
+            if f in _HIGHLIGHT_FIELDS:
+                for t in list(reader.expand_prefix(f, p))[:16]:
+                    fallback.append((f, (t.decode("utf-8") if isinstance(t, bytes) else t,)))
+        prepared.append((primary, fallback))
+    spans: dict[int, dict[str, list]] = {}
+    for d in sorted(docnums):
+        found: dict[str, list] = {}
+        for primary, fallback in prepared:
+            done: set[str] = set()
+            for f, seq in primary:
+                hit = _pattern_spans(chars, d, f, seq)
+                if hit:
+                    found.setdefault(_HIGHLIGHT_FIELDS[f], []).extend(hit)
+                    done.add(_HIGHLIGHT_FIELDS[f])
+            for f, seq in fallback:
+                if _HIGHLIGHT_FIELDS[f] not in done:
+                    found.setdefault(_HIGHLIGHT_FIELDS[f], []).extend(
+                        _pattern_spans(chars, d, f, seq)
+                    )
+        spans[d] = found
     return spans
 
 

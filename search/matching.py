@@ -1,0 +1,312 @@
+"""How a query matches and scores documents.
+
+A query is compiled into *units*, one per word (Janome finds the words of an
+unspaced sentence) or quoted phrase. A unit matches a post if its word is in
+a word field or, as a run of character bigrams, in a bigram field.
+
+Evaluation works on NumPy arrays from the version's :class:`DocTable`: each
+unit yields a match mask and a BM25 score vector, with per-field weights
+applied at query time (title and tags above body, code below, bigram
+matches below word matches). Whoosh is not asked to score: its scorer walks
+every posting in Python, which costs tens of milliseconds a query.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from whoosh import query as wq
+
+from .analysis import bigram_terms, word_terms
+from .doctable import DocTable, Postings
+from .posts import normalize_label
+from .querylang import Clause, parse_query
+
+WORD_FIELDS = ("title", "headings", "body", "code", "tags_text", "categories_text")
+TITLE_WORD_FIELDS = ("title",)
+NGRAM_FIELDS = ("title_ngram", "body_ngram")
+TITLE_NGRAM_FIELDS = ("title_ngram",)
+
+# Query-time field weights (the index stores plain term frequencies).
+FIELD_WEIGHTS = {
+    "title": 4.0,
+    "headings": 2.0,
+    "tags_text": 3.0,
+    "categories_text": 1.5,
+    "body": 1.0,
+    "code": 0.4,
+    "title_ngram": 2.0,
+    "body_ngram": 0.5,
+}
+PREFIX_WEIGHT = 0.5  # a one-character query matched as a bigram prefix
+BM25_K1 = 1.2
+BM25_B = 0.75
+
+
+# --- compiling a query --------------------------------------------------------
+
+
+# One required term of a match: (field, text, text is a prefix).
+TermRef = tuple[str, str, bool]
+
+
+@dataclass
+class Unit:
+    """One searchable word: how it matches, how it scores, what it highlights.
+
+    Matching is evaluated on posting sets (cheap set operations, cached per
+    index version) from ``match``, a list of alternatives each of which needs
+    all its terms; Whoosh only scores the docs of a result page. Bigrams of a
+    word are matched as a conjunction rather than a phrase: checking positions
+    in Python costs ~100 µs a document, and the bigrams of one word that all
+    occur in a post are next to each other in practice. User phrases
+    (``"…"``) are checked exactly.
+    """
+
+    query: wq.Query
+    # Highlighting: (field, terms) sequences that must occur at consecutive
+    # positions, so that the bigrams of データベース do not mark every デー.
+    terms: list[tuple[str, tuple[str, ...]]]
+    prefixes: list[tuple[str, str]] = field(default_factory=list)
+    match: list[list[TermRef]] = field(default_factory=list)
+    children: list[Unit] = field(default_factory=list)
+    op: str = "or"  # how children combine
+    exact: bool = False  # match with the Whoosh query itself (phrases)
+
+
+def _combine(units: list[Unit], op: str) -> Unit:
+    if len(units) == 1:
+        return units[0]
+    query = wq.And([u.query for u in units]) if op == "and" else wq.Or([u.query for u in units])
+    return Unit(
+        query,
+        [t for u in units for t in u.terms],
+        [p for u in units for p in u.prefixes],
+        children=units,
+        op=op,
+    )
+
+
+def bigram_unit(surface: str, fields: tuple[str, ...]) -> Unit | None:
+    grams = [t.text for t in bigram_terms(surface)]
+    if not grams:
+        return None
+    if len(grams) == 1:
+        # One character: it starts a bigram, or ends a run.
+        g = grams[0]
+        subs: list[wq.Query] = []
+        for f in fields:
+            subs += [wq.Term(f, g), wq.Prefix(f, g)]
+        return Unit(
+            wq.Or(subs),
+            [(f, (g,)) for f in fields],
+            [(f, g) for f in fields],
+            match=[[(f, g, p)] for f in fields for p in (False, True)],
+        )
+    # Each run's trailing single character is covered by the bigrams.
+    pairs = list(dict.fromkeys(g for g in grams if len(g) == 2))
+    ordered = [g for g in grams if len(g) == 2]
+    return Unit(
+        wq.Or([wq.And([wq.Term(f, g) for g in pairs]) for f in fields]),
+        [(f, tuple(ordered)) for f in fields],
+        match=[[(f, g, False) for g in pairs] for f in fields],
+    )
+
+
+def _word_units(clause: Clause, max_words: int) -> list[Unit]:
+    """The units of a clause: one per word Janome finds, or one phrase."""
+    words = TITLE_WORD_FIELDS if clause.field == "title" else WORD_FIELDS
+    grams = TITLE_NGRAM_FIELDS if clause.field == "title" else NGRAM_FIELDS
+    terms = word_terms(clause.text, mode="query")[:max_words]
+    if clause.phrase:
+        texts = [t.text for t in terms]
+        subs: list[wq.Query] = []
+        if texts:
+            subs += [wq.Phrase(f, texts) if len(texts) > 1 else wq.Term(f, texts[0]) for f in words]
+        bigrams = bigram_unit(clause.text, grams)
+        if bigrams is not None:
+            # The exact form of a bigram phrase, for the strict match.
+            ordered = bigrams.terms[0][1] if bigrams.terms else ()
+            subs += [wq.Phrase(f, list(ordered)) if len(ordered) > 1 else bigrams.query
+                     for f in grams]  # fmt: skip
+        if not subs:
+            return []
+        hl = [(f, tuple(texts)) for f in words] + (bigrams.terms if bigrams else [])
+        return [Unit(wq.Or(subs), hl, bigrams.prefixes if bigrams else [], exact=True)]
+    units: list[Unit] = []
+    for term in terms:
+        surface = clause.text[term.start : term.end]
+        subs = [wq.Term(f, term.text) for f in words]
+        hl = [(f, (term.text,)) for f in words]
+        match = [[(f, term.text, False)] for f in words]
+        pref: list[tuple[str, str]] = []
+        if term.text.isascii():
+            # key_create finds pthread_key_create through its indexed parts.
+            parts = list(dict.fromkeys(t.text for t in word_terms(surface, mode="index")[1:]))
+            if len(parts) > 1:
+                subs += [wq.And([wq.Term(f, p) for p in parts]) for f in words]
+                hl += [(f, tuple(parts)) for f in words]
+                match += [[(f, p, False) for p in parts] for f in words]
+        else:
+            bigrams = bigram_unit(surface, grams)
+            if bigrams is not None:
+                subs.append(bigrams.query)
+                hl += bigrams.terms
+                match += bigrams.match
+                pref = bigrams.prefixes
+        units.append(Unit(wq.Or(subs), hl, pref, match=match))
+    if not units:
+        # Only particles or stop words ("の", "する"): search the characters.
+        bigrams = bigram_unit(clause.text, grams)
+        if bigrams is not None:
+            units.append(bigrams)
+    return units
+
+
+@dataclass
+class Compiled:
+    positive: list[Unit]  # each must match for the "all words" tier
+    required: list[Unit]
+    excluded: list[Unit]
+    tag_filters: list[str]
+    category_filters: list[str]
+
+    @property
+    def has_text(self) -> bool:
+        return bool(self.positive or self.required)
+
+    def highlight_groups(self) -> list[tuple[list, list[tuple[str, str]]]]:
+        """Per unit: its (field, term sequence) patterns and its prefixes."""
+        return [(u.terms, u.prefixes) for u in self.positive + self.required]
+
+
+def compile_query(text: str, max_words: int = 32) -> Compiled:
+    """Compile the user's query text; never raises."""
+    parsed = parse_query(text)
+    comp = Compiled([], [], [], [], [])
+    for group in parsed.groups:
+        alternatives: list[Unit] = []
+        for clause in group:
+            if clause.field in ("tag", "category"):
+                target = comp.tag_filters if clause.field == "tag" else comp.category_filters
+                if not clause.excluded:
+                    target.append(normalize_label(clause.text))
+                continue
+            units = _word_units(clause, max_words)
+            if not units:
+                continue
+            if clause.excluded:
+                comp.excluded += units
+            elif clause.required:
+                comp.required += units
+            elif len(group) == 1:
+                comp.positive += units
+            else:
+                alternatives.append(_combine(units, "and"))
+        if alternatives:
+            comp.positive.append(_combine(alternatives, "or"))
+        if sum(len(u.terms) > 0 for u in comp.positive + comp.required) > max_words:
+            break
+    comp.positive = comp.positive[:max_words]
+    return comp
+
+
+# --- evaluation ---------------------------------------------------------------
+
+
+@dataclass
+class Evaluation:
+    """Masks and scores of a compiled query over every doc of a version."""
+
+    matched: np.ndarray  # bool: every doc the query matches
+    all_words: np.ndarray  # bool: docs matching every positive unit
+    score: np.ndarray  # float64
+    units_matched: np.ndarray  # int: positive units matched per doc
+
+
+class Evaluator:
+    """Evaluates compiled queries against one version's :class:`DocTable`."""
+
+    def __init__(self, table: DocTable, searcher=None):
+        self.table = table
+        self.searcher = searcher  # only for exact phrase checks
+        self.n_live = max(1, int(table.live.sum()))
+
+    def _bm25(self, field_name: str, postings: Postings, df: int) -> np.ndarray:
+        lengths = self.table.lengths(field_name)[postings.docs]
+        avg = self.table.avg_length(field_name)
+        tf = postings.tf
+        norm = tf * (BM25_K1 + 1) / (tf + BM25_K1 * (1 - BM25_B + BM25_B * lengths / avg))
+        idf = math.log(1 + (self.n_live - df + 0.5) / (df + 0.5))
+        return idf * norm
+
+    def _conjunction(self, refs: list[TermRef]) -> Postings:
+        """Docs having every term; the frequency is the rarest term's."""
+        parts = [self.table.postings(f, t, p) for f, t, p in refs]
+        if len(parts) == 1:
+            return parts[0]
+        docs = parts[0].docs
+        for p in parts[1:]:
+            docs = np.intersect1d(docs, p.docs, assume_unique=True)
+            if not len(docs):
+                return Postings(docs.astype(np.int32), np.zeros(0, dtype=np.float32))
+        tf = np.min([p.tf[np.searchsorted(p.docs, docs)] for p in parts], axis=0)
+        return Postings(docs.astype(np.int32), tf.astype(np.float32))
+
+    def unit(self, unit: Unit) -> tuple[np.ndarray, np.ndarray]:
+        """(match mask, score vector) of one unit."""
+        size = self.table.size
+        if unit.children:
+            parts = [self.unit(c) for c in unit.children]
+            masks = [m for m, _ in parts]
+            mask = np.logical_and.reduce(masks) if unit.op == "and" else np.logical_or.reduce(masks)
+            score = np.sum([s for _, s in parts], axis=0) * mask
+            return mask, score
+        mask = np.zeros(size, dtype=bool)
+        score = np.zeros(size, dtype=np.float64)
+        for refs in unit.match:
+            postings = self._conjunction(refs)
+            if not postings.df:
+                continue
+            f = refs[0][0]
+            weight = FIELD_WEIGHTS.get(f, 1.0) * (PREFIX_WEIGHT if refs[0][2] else 1.0)
+            score[postings.docs] += weight * self._bm25(f, postings, postings.df)
+            mask[postings.docs] = True
+        if unit.exact and self.searcher is not None:
+            exact = np.zeros(size, dtype=bool)
+            exact[list(unit.query.docs(self.searcher))] = True
+            mask &= exact
+            score *= mask
+        mask &= self.table.live
+        return mask, score
+
+    def evaluate(self, comp: Compiled) -> Evaluation:
+        size = self.table.size
+        live = self.table.live
+        score = np.zeros(size, dtype=np.float64)
+        units_matched = np.zeros(size, dtype=np.int32)
+        if comp.has_text:
+            any_mask = np.zeros(size, dtype=bool)
+            all_mask = live.copy()
+            for u in comp.positive:
+                m, s = self.unit(u)
+                any_mask |= m
+                all_mask &= m
+                score += s
+                units_matched += m
+            matched = any_mask if comp.positive else live.copy()
+            for u in comp.required:
+                m, s = self.unit(u)
+                matched &= m
+                score += s
+            all_mask &= matched
+        else:
+            matched = live.copy()
+            all_mask = matched.copy()
+        for u in comp.excluded:
+            m, _ = self.unit(u)
+            matched &= ~m
+            all_mask &= ~m
+        return Evaluation(matched, all_mask, score, units_matched)

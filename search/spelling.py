@@ -1,0 +1,95 @@
+"""Spelling corrections from the index's own vocabulary.
+
+Whoosh's corrector walks the lexicon with a Levenshtein automaton, which
+takes seconds on a Japanese vocabulary (the alphabet is thousands of
+characters). Here candidates are found through shared character bigrams (a
+small inverted index over the vocabulary, built on first use per version)
+and then checked by edit distance, which works the same for ASCII words and
+for katakana or kanji ones.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+MIN_DOC_FREQUENCY = 2  # words seen once are as likely typos as the query
+MAX_TERMS_PER_GRAM = 5_000
+
+
+def edit_distance(a: str, b: str, limit: int) -> int:
+    """Levenshtein distance, or ``limit + 1`` as soon as it exceeds *limit*."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+            )
+        if min(current) > limit:
+            return limit + 1
+        previous = current
+    return previous[-1]
+
+
+def _grams(word: str) -> set[str]:
+    padded = f"^{word}$"
+    return {padded[i : i + 2] for i in range(len(padded) - 1)}
+
+
+class Speller:
+    """Suggests an indexed word close to a word the index does not have."""
+
+    def __init__(self, reader, fields: tuple[str, ...] = ("title", "body")):
+        self.reader = reader
+        self.fields = fields
+        self._terms: list[str] | None = None
+        self._df: list[int] = []
+        self._index: dict[str, list[int]] = {}
+        self._lock = threading.Lock()
+
+    def _build(self) -> None:
+        df: Counter[str] = Counter()
+        for f in self.fields:
+            for term, info in self.reader.iter_field(f):
+                text = term.decode("utf-8") if isinstance(term, bytes) else term
+                df[text] += info.doc_frequency()
+        terms = [t for t, n in df.items() if n >= MIN_DOC_FREQUENCY and len(t) >= 2]
+        index: dict[str, list[int]] = {}
+        for i, t in enumerate(terms):
+            for g in _grams(t):
+                index.setdefault(g, []).append(i)
+        self._df = [df[t] for t in terms]
+        self._index = index
+        self._terms = terms
+
+    def suggest(self, word: str) -> str | None:
+        """The most frequent indexed word within a small edit distance of *word*."""
+        if len(word) < 2:
+            return None
+        with self._lock:
+            if self._terms is None:
+                self._build()
+        terms = self._terms or []
+        grams = _grams(word)
+        shared: Counter[int] = Counter()
+        for g in grams:
+            ids = self._index.get(g, ())
+            if len(ids) <= MAX_TERMS_PER_GRAM:
+                shared.update(ids)
+        limit = 1 if len(word) <= 4 else 2
+        best: tuple[int, int, str] | None = None
+        for i, n in shared.most_common(200):
+            if n < len(grams) / 2:
+                break
+            candidate = terms[i]
+            if candidate == word:
+                continue
+            dist = edit_distance(word, candidate, limit)
+            if dist <= limit:
+                key = (dist, -self._df[i], candidate)
+                if best is None or key < best:
+                    best = key
+        return best[2] if best else None
