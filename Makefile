@@ -6,11 +6,15 @@ STAMP := $(VENV)/.installed
 POSTS ?= examples/blog/_posts
 INDEX_DIR ?= index
 
-.PHONY: install run index test lint bench clean
+.PHONY: install run index test test-browser lint bench clean
 
-$(STAMP): pyproject.toml
+# Runtime dependencies come pinned with hashes from requirements.lock
+# (regenerate: pip-compile --generate-hashes --strip-extras -o requirements.lock pyproject.toml).
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
@@ -26,8 +30,13 @@ run: index
 lint: install
 	$(BIN)/ruff check .
 
+# Everything, the browser tests included (they need /usr/bin/chromium: see .ci/run).
 test: lint
 	$(BIN)/pytest
+
+# Only the real-browser tests; screenshots go to artifacts/screenshots/.
+test-browser: install
+	$(BIN)/pytest -m browser tests/browser
 
 bench: install
 	$(BIN)/python bench/index_bench.py

@@ -66,9 +66,13 @@ def _print_report(report: IndexReport, check: bool) -> None:
 
 
 @main.command()
-@click.argument("posts_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument(
+    "posts_dir", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
 @index_dir_option
 @click.option("--full", is_flag=True, help="Rebuild everything into a new version.")
+@click.option("--rollback", is_flag=True,
+              help="Switch back to the previous index version (no POSTS_DIR needed).")  # fmt: skip
 @click.option("--check", is_flag=True, help="Read and validate the posts; write nothing.")
 @click.option("--strict", is_flag=True, help="Exit with status 2 if any file has a problem.")
 @click.option("--timezone", default=None, help="Site time zone for naive dates [_config.yml].")
@@ -83,8 +87,8 @@ def _print_report(report: IndexReport, check: bool) -> None:
               show_default=True, help="Index versions kept for rollback.")  # fmt: skip
 @click.option("--wait", type=float, default=10.0, show_default=True,
               help="Seconds to wait for another indexer to finish.")  # fmt: skip
-def index(posts_dir, index_dir, full, check, strict, timezone, permalink, baseurl, max_chars,
-          workers, keep, wait):  # fmt: skip
+def index(posts_dir, index_dir, full, rollback, check, strict, timezone, permalink, baseurl,
+          max_chars, workers, keep, wait):  # fmt: skip
     """Index the Jekyll posts in POSTS_DIR.
 
     Incremental by default: only added or changed files are analyzed, deleted
@@ -94,6 +98,17 @@ def index(posts_dir, index_dir, full, check, strict, timezone, permalink, baseur
     Exit status: 0 on success (warnings allowed), 1 on a fatal error,
     2 with --strict when a file was skipped or repaired.
     """
+    if rollback:
+        store = IndexStore(index_dir)
+        try:
+            with store.lock(wait=wait):
+                name = store.rollback()
+        except (IndexLocked, NoIndex) as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"rolled back: version {name} is current")
+        return
+    if posts_dir is None:
+        raise click.UsageError("POSTS_DIR is required (except with --rollback)")
     try:
         site = load_site_config(
             posts_dir, timezone=timezone, permalink=permalink, baseurl=baseurl,

@@ -101,6 +101,21 @@ def default_workers() -> int:
 # --- the build ----------------------------------------------------------------
 
 
+def fault_point(name: str) -> None:
+    """A place where crash tests kill the indexer (nothing happens otherwise).
+
+    With ``BLOGSEARCH_PAUSE_AT=<name>`` the process writes *name* to the file
+    named by ``BLOGSEARCH_PAUSE_FILE`` and waits there to be killed, so a test
+    can SIGKILL it at exactly that point: ``analysis``, ``commit``, ``switch``.
+    """
+    if os.environ.get("BLOGSEARCH_PAUSE_AT") != name:
+        return
+    marker = os.environ.get("BLOGSEARCH_PAUSE_FILE")
+    if marker:
+        Path(marker).write_text(name, encoding="utf-8")
+    time.sleep(600)
+
+
 def _file_state(path: Path) -> list[int]:
     st = path.stat()
     return [st.st_size, st.st_mtime_ns]
@@ -245,6 +260,9 @@ def build_index(
                     if old is not None and old.get("indexed"):
                         report.deleted += 1
                 files[rel] = entry
+                if report.analyzed == len(todo) // 2:
+                    fault_point("analysis")
+            fault_point("commit")
             writer.commit()
         except BaseException:
             writer.cancel()
@@ -265,7 +283,7 @@ def build_index(
             "full": report.full,
             "files": files,
         }
-        version = store.publish(build_dir, manifest)
+        version = store.publish(build_dir, manifest, before_switch=lambda: fault_point("switch"))
         report.version = version.name
         store.prune(keep)
     report.seconds = time.monotonic() - started

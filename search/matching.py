@@ -24,23 +24,41 @@ from .doctable import DocTable, Postings
 from .posts import normalize_label
 from .querylang import Clause, parse_query
 
-WORD_FIELDS = ("title", "headings", "body", "code", "tags_text", "categories_text")
+WORD_FIELDS = ("title", "headings", "lead", "body", "code", "tags_text", "categories_text")
 TITLE_WORD_FIELDS = ("title",)
 NGRAM_FIELDS = ("title_ngram", "body_ngram")
 TITLE_NGRAM_FIELDS = ("title_ngram",)
 
-# Query-time field weights (the index stores plain term frequencies).
+# Ranking, as measured on known-item queries (bench/relevance.py):
+#
+#   score = words * coordination ** COORDINATION_POWER + bigrams
+#
+# "words" is BM25 per query word and field, weighted per field below;
+# "coordination" is the share of query words a post contains; "bigrams" is
+# BM25 of every character bigram of the query, each on its own, which finds
+# posts that say the same thing with other word boundaries or compounds.
+# Queries of up to STRICT_AND_WORDS words rank posts with every word first.
 FIELD_WEIGHTS = {
-    "title": 4.0,
-    "headings": 2.0,
-    "tags_text": 3.0,
-    "categories_text": 1.5,
+    # Japanese words in titles weigh little: on the measured corpus a title
+    # names the subject in ASCII ("grep(1)"), and its Japanese part is a
+    # category shared by hundreds of posts. ASCII names in titles weigh a lot.
+    "title": 0.3,
+    "title_ngram": 0.5,
+    "lead": 1.0,
+    "tags_text": 0.5,
+    "categories_text": 0.5,
+    "headings": 0.2,
     "body": 1.0,
-    "code": 0.4,
-    "title_ngram": 2.0,
-    "body_ngram": 0.5,
+    "body_ngram": 0.0,  # bigrams are scored one by one, see BIGRAM_WEIGHTS
+    "code": 0.1,
 }
+BIGRAM_WEIGHTS = {"body_ngram": 0.5, "lead_ngram": 0.5}
+ASCII_TITLE_WEIGHT = 4.0  # "grep" in a title names the post's subject
 PREFIX_WEIGHT = 0.5  # a one-character query matched as a bigram prefix
+COORDINATION_POWER = 1.0
+STRICT_AND_WORDS = 2
+# Fields whose word matches count in full even when other words are missing.
+UNCOORDINATED_FIELDS = frozenset(["lead"])
 BM25_K1 = 1.2
 BM25_B = 0.75
 
@@ -74,6 +92,7 @@ class Unit:
     children: list[Unit] = field(default_factory=list)
     op: str = "or"  # how children combine
     exact: bool = False  # match with the Whoosh query itself (phrases)
+    ascii: bool = False  # an ASCII name (command, identifier): strong in titles
 
 
 def _combine(units: list[Unit], op: str) -> Unit:
@@ -134,7 +153,11 @@ def _word_units(clause: Clause, max_words: int) -> list[Unit]:
         if not subs:
             return []
         hl = [(f, tuple(texts)) for f in words] + (bigrams.terms if bigrams else [])
-        return [Unit(wq.Or(subs), hl, bigrams.prefixes if bigrams else [], exact=True)]
+        # Candidates from the words (or bigrams) being present; the exact
+        # phrase check then runs on the Whoosh query.
+        match = [[(f, t, False) for t in dict.fromkeys(texts)] for f in words if texts]
+        match += bigrams.match if bigrams else []
+        return [Unit(wq.Or(subs), hl, bigrams.prefixes if bigrams else [], match=match, exact=True)]
     units: list[Unit] = []
     for term in terms:
         surface = clause.text[term.start : term.end]
@@ -156,7 +179,7 @@ def _word_units(clause: Clause, max_words: int) -> list[Unit]:
                 hl += bigrams.terms
                 match += bigrams.match
                 pref = bigrams.prefixes
-        units.append(Unit(wq.Or(subs), hl, pref, match=match))
+        units.append(Unit(wq.Or(subs), hl, pref, match=match, ascii=term.text.isascii()))
     if not units:
         # Only particles or stop words ("の", "する"): search the characters.
         bigrams = bigram_unit(clause.text, grams)
@@ -172,10 +195,20 @@ class Compiled:
     excluded: list[Unit]
     tag_filters: list[str]
     category_filters: list[str]
+    excluded_tags: list[str] = field(default_factory=list)
+    excluded_categories: list[str] = field(default_factory=list)
+    bigrams: list[str] = field(default_factory=list)  # distinct, for the bigram score
 
     @property
     def has_text(self) -> bool:
         return bool(self.positive or self.required)
+
+    def is_empty(self) -> bool:
+        """Nothing searchable was left (only punctuation, say)."""
+        return not (
+            self.has_text or self.excluded or self.tag_filters or self.category_filters
+            or self.excluded_tags or self.excluded_categories
+        )  # fmt: skip
 
     def highlight_groups(self) -> list[tuple[list, list[tuple[str, str]]]]:
         """Per unit: its (field, term sequence) patterns and its prefixes."""
@@ -186,17 +219,26 @@ def compile_query(text: str, max_words: int = 32) -> Compiled:
     """Compile the user's query text; never raises."""
     parsed = parse_query(text)
     comp = Compiled([], [], [], [], [])
+    bigrams: dict[str, None] = {}
     for group in parsed.groups:
         alternatives: list[Unit] = []
         for clause in group:
             if clause.field in ("tag", "category"):
-                target = comp.tag_filters if clause.field == "tag" else comp.category_filters
-                if not clause.excluded:
-                    target.append(normalize_label(clause.text))
+                if clause.excluded:
+                    target = (
+                        comp.excluded_tags if clause.field == "tag" else (comp.excluded_categories)
+                    )
+                else:
+                    target = comp.tag_filters if clause.field == "tag" else comp.category_filters
+                target.append(normalize_label(clause.text))
                 continue
             units = _word_units(clause, max_words)
             if not units:
                 continue
+            if not clause.excluded:
+                bigrams.update(
+                    (t.text, None) for t in bigram_terms(clause.text) if len(t.text) == 2
+                )
             if clause.excluded:
                 comp.excluded += units
             elif clause.required:
@@ -210,6 +252,7 @@ def compile_query(text: str, max_words: int = 32) -> Compiled:
         if sum(len(u.terms) > 0 for u in comp.positive + comp.required) > max_words:
             break
     comp.positive = comp.positive[:max_words]
+    comp.bigrams = list(bigrams)[: max_words * 4]
     return comp
 
 
@@ -224,6 +267,7 @@ class Evaluation:
     all_words: np.ndarray  # bool: docs matching every positive unit
     score: np.ndarray  # float64
     units_matched: np.ndarray  # int: positive units matched per doc
+    strict: bool = False  # rank docs with every word first
 
 
 class Evaluator:
@@ -255,32 +299,54 @@ class Evaluator:
         tf = np.min([p.tf[np.searchsorted(p.docs, docs)] for p in parts], axis=0)
         return Postings(docs.astype(np.int32), tf.astype(np.float32))
 
-    def unit(self, unit: Unit) -> tuple[np.ndarray, np.ndarray]:
-        """(match mask, score vector) of one unit."""
+    def unit(self, unit: Unit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(match mask, score, score not subject to coordination) of one unit."""
         size = self.table.size
         if unit.children:
             parts = [self.unit(c) for c in unit.children]
-            masks = [m for m, _ in parts]
+            masks = [m for m, _, _ in parts]
             mask = np.logical_and.reduce(masks) if unit.op == "and" else np.logical_or.reduce(masks)
-            score = np.sum([s for _, s in parts], axis=0) * mask
-            return mask, score
+            score = np.sum([s for _, s, _ in parts], axis=0) * mask
+            free = np.sum([f for _, _, f in parts], axis=0) * mask
+            return mask, score, free
         mask = np.zeros(size, dtype=bool)
         score = np.zeros(size, dtype=np.float64)
+        free = np.zeros(size, dtype=np.float64)
         for refs in unit.match:
             postings = self._conjunction(refs)
             if not postings.df:
                 continue
             f = refs[0][0]
-            weight = FIELD_WEIGHTS.get(f, 1.0) * (PREFIX_WEIGHT if refs[0][2] else 1.0)
-            score[postings.docs] += weight * self._bm25(f, postings, postings.df)
+            if unit.ascii and f == "title":
+                weight = ASCII_TITLE_WEIGHT
+            else:
+                weight = FIELD_WEIGHTS.get(f, 1.0) * (PREFIX_WEIGHT if refs[0][2] else 1.0)
+            target = free if f in UNCOORDINATED_FIELDS else score
+            target[postings.docs] += weight * self._bm25(f, postings, postings.df)
             mask[postings.docs] = True
         if unit.exact and self.searcher is not None:
             exact = np.zeros(size, dtype=bool)
             exact[list(unit.query.docs(self.searcher))] = True
             mask &= exact
             score *= mask
+            free *= mask
         mask &= self.table.live
-        return mask, score
+        return mask, score, free
+
+    def bigram_score(self, grams: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """BM25 of each query bigram on its own, summed; and how many of the
+        bigrams each doc has (in any bigram field)."""
+        score = np.zeros(self.table.size, dtype=np.float64)
+        present = np.zeros(self.table.size, dtype=np.int32)
+        for g in grams:
+            has = np.zeros(self.table.size, dtype=bool)
+            for f, weight in BIGRAM_WEIGHTS.items():
+                postings = self.table.postings(f, g)
+                if postings.df:
+                    score[postings.docs] += weight * self._bm25(f, postings, postings.df)
+                    has[postings.docs] = True
+            present += has
+        return score, present
 
     def evaluate(self, comp: Compiled) -> Evaluation:
         size = self.table.size
@@ -290,23 +356,38 @@ class Evaluator:
         if comp.has_text:
             any_mask = np.zeros(size, dtype=bool)
             all_mask = live.copy()
+            free = np.zeros(size, dtype=np.float64)
             for u in comp.positive:
-                m, s = self.unit(u)
+                m, s, f = self.unit(u)
                 any_mask |= m
                 all_mask &= m
                 score += s
+                free += f
                 units_matched += m
             matched = any_mask if comp.positive else live.copy()
             for u in comp.required:
-                m, s = self.unit(u)
+                m, s, f = self.unit(u)
                 matched &= m
                 score += s
+                free += f
             all_mask &= matched
+            n = len(comp.positive)
+            if n:
+                score *= (units_matched / n) ** COORDINATION_POWER
+            score += free
+            bigram_score, present = self.bigram_score(comp.bigrams)
+            if not matched.any() and comp.bigrams and not comp.required:
+                # No word matched anywhere (a compound written differently,
+                # アクセスコントロールライブラリ vs アクセスコントロール書式):
+                # fall back to posts with most of the query's bigrams.
+                matched = live & (present * 2 >= len(comp.bigrams))
+            score += bigram_score * matched
         else:
             matched = live.copy()
             all_mask = matched.copy()
         for u in comp.excluded:
-            m, _ = self.unit(u)
+            m, _, _ = self.unit(u)
             matched &= ~m
             all_mask &= ~m
-        return Evaluation(matched, all_mask, score, units_matched)
+        strict = 0 < len(comp.positive) <= STRICT_AND_WORDS
+        return Evaluation(matched, all_mask, score, units_matched, strict)

@@ -153,20 +153,27 @@ DID_YOU_MEAN_BELOW = 3
 
 
 def _ranked_page(table: DocTable, ev, matched, all_words, start: int, end: int):
-    """Docs ``[start, end)`` by relevance: posts with every word first, then
-    the rest; within each, by score, ties to the newer post."""
+    """Docs ``[start, end)`` by relevance, ties to the newer post; for short
+    queries posts with every word come first (see ``STRICT_AND_WORDS``)."""
     docs = np.flatnonzero(matched)
     if not len(docs):
         return []
-    order = np.lexsort((-table.timestamp[docs], -ev.score[docs], ~all_words[docs]))
+    first = ~all_words[docs] if ev.strict else np.zeros(len(docs), dtype=bool)
+    order = np.lexsort((-table.timestamp[docs], -ev.score[docs], first))
     picked = docs[order[start:end]]
     return [(int(d), float(ev.score[d])) for d in picked]
 
 
-def _day_start(day: date, tz: tzinfo) -> float:
-    """The DATETIME column value (UTC) of midnight of *day* in *tz*."""
-    local = datetime(day.year, day.month, day.day, tzinfo=tz)
-    return float(datetime_to_long(local.astimezone(timezone.utc).replace(tzinfo=None)))
+def _day_start(day: date, tz: tzinfo, days_after: int = 0) -> float:
+    """The DATETIME column value (UTC) of midnight of *day* (+ *days_after*) in *tz*.
+
+    Days at the ends of the calendar (0001-01-01, 9999-12-31) map to -inf/inf.
+    """
+    try:
+        local = datetime(day.year, day.month, day.day, tzinfo=tz) + timedelta(days=days_after)
+        return float(datetime_to_long(local.astimezone(timezone.utc).replace(tzinfo=None)))
+    except (OverflowError, ValueError):
+        return math.inf if day.year > 1 else -math.inf
 
 
 @dataclass
@@ -212,12 +219,14 @@ class SearchEngine:
             except SiteConfigError:
                 tz = SiteConfig().tz
             old = self._open
+            self.store.register_reader(name)
             self._open = _Open(
                 name, ix, searcher, table, tz, Evaluator(table, searcher),
                 Speller(searcher.reader()),
             )  # fmt: skip
             if old is not None:
                 old.searcher.close()
+                self.store.unregister_reader(old.version)
         return self._open
 
     def version(self) -> dict[str, Any]:
@@ -245,6 +254,7 @@ class SearchEngine:
         with self._lock:
             if self._open is not None:
                 self._open.searcher.close()
+                self.store.unregister_reader(self._open.version)
                 self._open = None
 
     # --- searching ---------------------------------------------------------
@@ -304,23 +314,22 @@ class SearchEngine:
             fixed &= table.facets["tags"].mask_for({key}, size)
         for key in comp.category_filters:
             fixed &= table.facets["categories"].mask_for({key}, size)
+        if comp.excluded_tags:
+            fixed &= ~table.facets["tags"].mask_for(set(comp.excluded_tags), size)
+        if comp.excluded_categories:
+            fixed &= ~table.facets["categories"].mask_for(set(comp.excluded_categories), size)
         if req.date_from or req.date_to:
             ts = table.timestamp
             if req.date_from:
                 fixed &= ts >= _day_start(req.date_from, state.tz)
             if req.date_to:
-                fixed &= ts < _day_start(req.date_to + timedelta(days=1), state.tz)
+                fixed &= ts < _day_start(req.date_to, state.tz, days_after=1)
         return masks, fixed
 
     def _search(self, state: _Open, req: SearchRequest) -> SearchResult:
         table = state.table
         comp = compile_query(req.q, self.limits.max_words)
-        if (
-            req.q.strip()
-            and not comp.has_text
-            and not comp.tag_filters
-            and not (comp.category_filters)
-        ):
+        if req.q.strip() and comp.is_empty():
             # Only punctuation or nothing searchable: no hits rather than everything.
             return SearchResult(req.q, [], 0, req.page, req.per_page,
                                 {f: {} for f in FACETS}, version=state.version)  # fmt: skip

@@ -1,5 +1,8 @@
 """The Whoosh schema and the conversion of a :class:`Post` into field values.
 
+Fields hold plain term frequencies; field weights are applied at query time
+(:mod:`search.matching`), so ranking can be tuned without reindexing.
+
 Text is analyzed twice: into words (ranked higher) and into character
 bigrams (the fallback for words hidden inside compounds). Analysis is the
 expensive part of indexing, so :func:`analyze_post` runs in worker processes
@@ -20,15 +23,7 @@ from .posts import Post, normalize_label
 
 # Bump when analysis or the schema changes: an index built by another
 # version is rebuilt in full instead of being updated.
-ANALYSIS_VERSION = "1"
-
-# Field weights (BM25F); the query engine may adjust per query.
-TITLE_BOOST = 4.0
-TAGS_BOOST = 3.0
-HEADINGS_BOOST = 2.0
-BODY_BOOST = 1.0
-CODE_BOOST = 0.5
-NGRAM_BOOST = 0.5
+ANALYSIS_VERSION = "3"
 
 
 @dataclass
@@ -48,13 +43,12 @@ class _PreanalyzedMixin:
 class WordField(_PreanalyzedMixin, fields.TEXT):
     """Words, with positions and character offsets for phrases and snippets."""
 
-    def __init__(self, stored: bool = False, field_boost: float = 1.0, chars: bool = True):
+    def __init__(self, stored: bool = False, chars: bool = True):
         super().__init__(
             analyzer=WordTokenizer(),
             phrase=True,
             chars=chars,
             stored=stored,
-            field_boost=field_boost,
             multitoken_query="phrase",
         )
 
@@ -62,12 +56,11 @@ class WordField(_PreanalyzedMixin, fields.TEXT):
 class BigramField(_PreanalyzedMixin, fields.TEXT):
     """Character bigrams of the Japanese text, the fallback for compounds."""
 
-    def __init__(self, field_boost: float = NGRAM_BOOST, chars: bool = True):
+    def __init__(self, chars: bool = True):
         super().__init__(
             analyzer=BigramTokenizer(),
             phrase=True,
             chars=chars,
-            field_boost=field_boost,
             multitoken_query="phrase",
         )
 
@@ -78,19 +71,22 @@ def build_schema() -> fields.Schema:
         id=fields.ID(stored=True, unique=True),
         content_hash=fields.STORED(),
         url=fields.STORED(),
-        title=WordField(stored=True, field_boost=TITLE_BOOST),
-        title_ngram=BigramField(field_boost=TITLE_BOOST * NGRAM_BOOST),
-        headings=WordField(field_boost=HEADINGS_BOOST, chars=False),
-        body=WordField(stored=True, field_boost=BODY_BOOST),
-        body_ngram=BigramField(field_boost=BODY_BOOST * NGRAM_BOOST),
-        code=WordField(stored=True, field_boost=CODE_BOOST, chars=False),
+        title=WordField(stored=True),
+        title_ngram=BigramField(),
+        headings=WordField(chars=False),
+        # The excerpt or first paragraph: where a post says what it is about.
+        lead=WordField(chars=False),
+        lead_ngram=BigramField(chars=False),
+        body=WordField(stored=True),
+        body_ngram=BigramField(),
+        code=WordField(chars=False),
         # Tags and categories: exact normalized keys for filters and facets,
         # words for matching, and the values as written for display.
         tags=fields.KEYWORD(commas=True, scorable=False),
-        tags_text=WordField(field_boost=TAGS_BOOST, chars=False),
+        tags_text=WordField(chars=False),
         tags_display=fields.STORED(),
         categories=fields.KEYWORD(commas=True, scorable=False),
-        categories_text=WordField(field_boost=TAGS_BOOST, chars=False),
+        categories_text=WordField(chars=False),
         categories_display=fields.STORED(),
         date=fields.DATETIME(stored=True, sortable=True),
         date_iso=fields.STORED(),
@@ -105,6 +101,8 @@ _ANALYZED_TEXT = {
     "title": "title",
     "title_ngram": "title",
     "headings": "headings",
+    "lead": "lead",
+    "lead_ngram": "lead",
     "body": "body",
     "body_ngram": "body",
     "code": "code",
@@ -113,7 +111,13 @@ _ANALYZED_TEXT = {
 }
 
 
+LEAD_BODY_CHARS = 300
+
+
 def _text_of(post: Post, source: str) -> str:
+    if source == "lead":
+        # What the post says it is about: its excerpt and its opening lines.
+        return f"{post.excerpt}\n{post.body[:LEAD_BODY_CHARS]}"
     value = getattr(post, source)
     return "\n".join(value) if isinstance(value, list) else value
 
@@ -136,7 +140,6 @@ def analyze_post(schema: fields.Schema, post: Post, tz: tzinfo) -> dict[str, Any
         url=post.url,
         _stored_title=post.title,
         _stored_body=post.body,
-        _stored_code=post.code,
         tags=",".join(normalize_label(t).replace(",", " ") for t in post.tags),
         tags_display=post.tags,
         categories=",".join(normalize_label(c).replace(",", " ") for c in post.categories),

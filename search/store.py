@@ -131,7 +131,7 @@ class IndexStore:
 
     def new_build_dir(self) -> Path:
         self.versions_dir.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")  # sorts by age
         path = self.versions_dir / f"{_TMP_PREFIX}{stamp}-{secrets.token_hex(3)}"
         path.mkdir()
         return path
@@ -154,7 +154,9 @@ class IndexStore:
                     pass
             shutil.copy2(entry, dest)
 
-    def publish(self, build_dir: Path, manifest: dict[str, Any]) -> Version:
+    def publish(
+        self, build_dir: Path, manifest: dict[str, Any], before_switch=lambda: None
+    ) -> Version:
         """Write the manifest, make *build_dir* a version and point CURRENT at it."""
         _write_atomic(build_dir / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
         name = build_dir.name[len(_TMP_PREFIX) :]
@@ -164,6 +166,7 @@ class IndexStore:
         _fsync(build_dir)
         os.rename(build_dir, final)
         _fsync(self.versions_dir)
+        before_switch()
         _write_atomic(self.pointer, name + "\n")
         _fsync(self.root)
         return Version(name, final, manifest)
@@ -186,13 +189,64 @@ class IndexStore:
         return removed
 
     def prune(self, keep: int) -> list[str]:
-        """Delete all but the newest *keep* versions, never the current one."""
+        """Delete all but the newest *keep* versions.
+
+        Never the current one, nor one a live reader process still has open
+        (see :meth:`register_reader`); those go on a later run.
+        """
         current = self.current_name()
         names = self.list_versions()
-        old = [n for n in names[: max(0, len(names) - keep)] if n != current]
+        old = [
+            n for n in names[: max(0, len(names) - keep)]
+            if n != current and not self.readers(n)
+        ]  # fmt: skip
         for name in old:
             shutil.rmtree(self.versions_dir / name, ignore_errors=True)
         return old
+
+    def rollback(self) -> str:
+        """Point CURRENT at the version before the current one; return its name."""
+        current = self.current_name()
+        names = self.list_versions()
+        older = [n for n in names if current is None or n < current]
+        if not older:
+            raise NoIndex(f"no older version to roll back to in {self.versions_dir}")
+        self.point_to(older[-1])
+        return older[-1]
+
+    # --- readers -------------------------------------------------------------
+
+    def register_reader(self, name: str) -> None:
+        """Record that this process reads version *name* (a pid file)."""
+        readers = self.versions_dir / name / ".readers"
+        with contextlib.suppress(OSError):
+            readers.mkdir(exist_ok=True)
+            (readers / str(os.getpid())).touch()
+
+    def unregister_reader(self, name: str) -> None:
+        with contextlib.suppress(OSError):
+            (self.versions_dir / name / ".readers" / str(os.getpid())).unlink()
+
+    def readers(self, name: str) -> list[int]:
+        """Pids of live processes reading version *name*."""
+        alive = []
+        readers = self.versions_dir / name / ".readers"
+        if not readers.is_dir():
+            return alive
+        for entry in readers.iterdir():
+            if not entry.name.isdigit():
+                continue
+            pid = int(entry.name)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                with contextlib.suppress(OSError):
+                    entry.unlink()  # a reader that died without saying so
+                continue
+            except PermissionError:
+                pass
+            alive.append(pid)
+        return alive
 
     def size_bytes(self, version: Version) -> int:
         return sum(p.stat().st_size for p in version.path.iterdir() if p.is_file())
