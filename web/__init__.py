@@ -1,4 +1,4 @@
-"""The Flask app: the JSON API (and, later, the search page and widget).
+"""The Flask app: the JSON API, the search page and the widget.
 
 Production::
 
@@ -32,7 +32,29 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     janome_tokenizer()  # load the dictionary before a pre-fork server forks
 
-    from . import api
+    from . import admin, api, pages
 
+    _rate_limit(app, api.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(pages.bp)
     return app
+
+
+def _rate_limit(app: Flask, blueprint) -> None:
+    """Per-client-IP limits on the API, answered with JSON 429 and Retry-After."""
+    limits = (app.config.get("RATE_LIMIT") or "").strip()
+    if not limits:
+        return
+    from flask_limiter import Limiter
+    from flask_limiter.util import get_remote_address
+
+    limiter = Limiter(
+        get_remote_address,
+        app=app,
+        default_limits=[],
+        storage_uri=app.config["RATE_LIMIT_STORAGE_URI"],
+        headers_enabled=True,  # Retry-After and X-RateLimit-* on responses
+    )
+    limiter.limit(limits)(blueprint)
+    app.extensions["blogsearch_limiter"] = limiter

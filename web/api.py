@@ -121,8 +121,16 @@ def _http_error(exc: HTTPException):
     """JSON errors under /api/; the default pages elsewhere."""
     if not request.path.startswith("/api/"):
         return exc
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.code or 500, "http_error")
-    return error(exc.code or 500, code, exc.description or exc.name)
+    code = {404: "not_found", 405: "method_not_allowed", 429: "rate_limited"}.get(
+        exc.code or 500, "http_error"
+    )
+    response = error(exc.code or 500, code, exc.description or exc.name)
+    if exc.response is not None:  # e.g. flask-limiter's Retry-After
+        for name in ("Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining",
+                     "X-RateLimit-Reset"):  # fmt: skip
+            if name in exc.response.headers:
+                response.headers[name] = exc.response.headers[name]
+    return response
 
 
 @bp.after_app_request

@@ -18,6 +18,11 @@ DEFAULTS: dict[str, Any] = {
     "INDEX_DIR": "index",
     # Origins allowed to call the API from a browser: a list, or "*".
     "CORS_ORIGINS": [],
+    # Extra origins the pages may fetch from (CSP connect-src), e.g. an API
+    # on another origin used by the widget on /demo: a list.
+    "CSP_CONNECT_SRC": [],
+    # The API the widget on /demo calls; empty means this server.
+    "DEMO_API_URL": "",
     # Seconds browsers and CDNs may reuse a response for the same index version.
     "CACHE_MAX_AGE": 60,
     "MAX_QUERY_CHARS": QueryLimits.max_query_chars,
@@ -27,6 +32,13 @@ DEFAULTS: dict[str, Any] = {
     "FACET_LIMIT": QueryLimits.facet_limit,
     "SUGGEST_LIMIT": 8,
     "RELATED_LIMIT": 5,
+    # Requests per client IP to /api/* (flask-limiter syntax; "" turns it off).
+    "RATE_LIMIT": "600 per minute;30 per second",
+    # Where the counters live: memory:// per process, or redis://host:6379.
+    "RATE_LIMIT_STORAGE_URI": "memory://",
+    # Set to enable POST /api/reindex (a deploy hook); POSTS_DIR is what it indexes.
+    "ADMIN_TOKEN": "",
+    "POSTS_DIR": "",
 }
 
 

@@ -123,6 +123,33 @@ HEALTH = {
 }
 
 
+REINDEX_STARTED = {
+    "type": "object",
+    "required": ["state", "full", "status"],
+    "properties": {"state": {"enum": ["started"]}, "full": {"type": "boolean"}, "status": _STR},
+}
+
+REINDEX_STATUS = {
+    "type": "object",
+    "required": ["state"],
+    "properties": {
+        "state": {"enum": ["idle", "running", "done", "failed"]},
+        "full": {"type": "boolean"},
+        "startedAt": {"type": "number"},
+        "finishedAt": {"type": "number"},
+        "version": {"type": ["string", "null"]},
+        "documents": {"type": "integer"},
+        "added": {"type": "integer"},
+        "updated": {"type": "integer"},
+        "deleted": {"type": "integer"},
+        "skipped": {"type": "integer"},
+        "warnings": {"type": "integer"},
+        "seconds": {"type": "number"},
+        "error": _STR,
+    },
+}
+
+
 def _json(ref: str, description: str) -> dict:
     return {
         "description": description,
@@ -204,6 +231,30 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {"200": _json("Health", "The index in use."), **_ERRORS},
                 }
             },
+            "/api/reindex": {
+                "post": {
+                    "summary": "Rebuild the index in the background (deploy hook)",
+                    "description": "Only when the server has an ADMIN_TOKEN; 404 otherwise.",
+                    "security": [{"bearer": []}],
+                    "parameters": [_param("full", "Rebuild everything (true/false).", _STR)],
+                    "responses": {
+                        "202": _json("ReindexStarted", "The rebuild started."),
+                        "401": _json("Error", "Missing or wrong token."),
+                        "404": _json("Error", "Reindexing over HTTP is not enabled."),
+                        "409": _json("Error", "Another indexer is running."),
+                        "503": _json("Error", "POSTS_DIR is not configured."),
+                    },
+                },
+                "get": {
+                    "summary": "Status of the last rebuild started over HTTP",
+                    "security": [{"bearer": []}],
+                    "responses": {
+                        "200": _json("ReindexStatus", "idle, running, done or failed."),
+                        "401": _json("Error", "Missing or wrong token."),
+                        "404": _json("Error", "Reindexing over HTTP is not enabled."),
+                    },
+                },
+            },
             "/api/openapi.json": {
                 "get": {
                     "summary": "This document",
@@ -219,6 +270,9 @@ def openapi_document() -> dict[str, Any]:
                 "Related": RELATED,
                 "Health": HEALTH,
                 "Error": ERROR,
-            }
+                "ReindexStarted": REINDEX_STARTED,
+                "ReindexStatus": REINDEX_STATUS,
+            },
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

@@ -43,7 +43,10 @@ def _month(args: MultiDict) -> tuple[int | None, int | None]:
     if m:
         return int(m.group(1)), int(m.group(2))
     if raw.isdigit():
-        return None, int(raw)
+        try:
+            return None, int(raw)
+        except ValueError:  # isdigit() also accepts "²", which int() refuses
+            pass
     raise QueryError("month", f"month must be 1-12 or YYYY-MM, not {raw[:40]!r}")
 
 
