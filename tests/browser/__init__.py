@@ -1,0 +1,1 @@
+"""Real-browser tests (Playwright + Chromium); fixtures live for this package only."""
