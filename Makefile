@@ -25,7 +25,8 @@ index: install
 
 # Serves the JSON API (and search page) on http://127.0.0.1:8000
 run: index
-	$(BIN)/blogsearch serve --index-dir $(INDEX_DIR) --host 127.0.0.1 --port 8000
+	$(BIN)/blogsearch serve --index-dir $(INDEX_DIR) --host 127.0.0.1 --port 8000 \
+		--synonyms examples/blog/synonyms.txt
 
 lint: install
 	$(BIN)/ruff check .

@@ -16,6 +16,13 @@ from .store import IndexLocked, IndexStore, NoIndex
 
 DEFAULT_INDEX_DIR = "index"
 
+synonyms_option = click.option(
+    "--synonyms",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=lambda: os.environ.get("BLOGSEARCH_SYNONYMS_FILE") or None,
+    help="Solr-format synonyms file applied to queries [$BLOGSEARCH_SYNONYMS_FILE].",
+)
+
 index_dir_option = click.option(
     "--index-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -140,9 +147,10 @@ def index(posts_dir, index_dir, full, rollback, check, strict, timezone, permali
 @click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--per-page", type=click.IntRange(1, 50), default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the /api/search JSON object.")
-def search(query, index_dir, tags, categories, sort, page, per_page, as_json):
+@synonyms_option
+def search(query, index_dir, tags, categories, sort, page, per_page, as_json, synonyms):
     """Search the index for QUERY and print the top hits."""
-    engine = SearchEngine(index_dir)
+    engine = SearchEngine(index_dir, synonyms=synonyms)
     request = SearchRequest(
         q=" ".join(query), tags=list(tags), categories=list(categories), sort=sort,
         page=page, per_page=per_page,
@@ -217,11 +225,14 @@ def stats(index_dir, as_json):
     help="Origin allowed to call the API from a browser (repeatable, or '*').",
 )
 @click.option("--debug", is_flag=True, help="Flask debug mode (never in production).")
-def serve(index_dir, host, port, cors_origins, debug):
+@synonyms_option
+def serve(index_dir, host, port, cors_origins, debug, synonyms):
     """Run the development web server (use gunicorn in production; see README)."""
     from web import create_app  # Flask is only needed for this command
 
     overrides: dict = {"INDEX_DIR": str(index_dir)}
+    if synonyms:
+        overrides["SYNONYMS_FILE"] = str(synonyms)
     if cors_origins:
         overrides["CORS_ORIGINS"] = "*" if "*" in cors_origins else list(cors_origins)
     app = create_app(overrides)

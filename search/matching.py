@@ -23,6 +23,7 @@ from .analysis import bigram_terms, word_terms
 from .doctable import DocTable, Postings
 from .posts import normalize_label
 from .querylang import Clause, parse_query
+from .synonyms import Synonyms
 
 WORD_FIELDS = ("title", "headings", "lead", "body", "code", "tags_text", "categories_text")
 TITLE_WORD_FIELDS = ("title",)
@@ -134,7 +135,7 @@ def bigram_unit(surface: str, fields: tuple[str, ...]) -> Unit | None:
     )
 
 
-def _word_units(clause: Clause, max_words: int) -> list[Unit]:
+def _word_units(clause: Clause, max_words: int, synonyms: Synonyms | None = None) -> list[Unit]:
     """The units of a clause: one per word Janome finds, or one phrase."""
     words = TITLE_WORD_FIELDS if clause.field == "title" else WORD_FIELDS
     grams = TITLE_NGRAM_FIELDS if clause.field == "title" else NGRAM_FIELDS
@@ -179,7 +180,15 @@ def _word_units(clause: Clause, max_words: int) -> list[Unit]:
                 hl += bigrams.terms
                 match += bigrams.match
                 pref = bigrams.prefixes
-        units.append(Unit(wq.Or(subs), hl, pref, match=match, ascii=term.text.isascii()))
+        unit = Unit(wq.Or(subs), hl, pref, match=match, ascii=term.text.isascii())
+        if synonyms:
+            unit = _with_synonyms(unit, synonyms.expand((term.text,)), clause, max_words)
+        units.append(unit)
+    if synonyms and len(units) > 1:
+        # A synonym for the whole clause (an entry of several words).
+        alternatives = synonyms.expand(tuple(t.text for t in terms))
+        if alternatives:
+            units = [_with_synonyms(_combine(units, "and"), alternatives, clause, max_words)]
     if not units:
         # Only particles or stop words ("の", "する"): search the characters.
         bigrams = bigram_unit(clause.text, grams)
@@ -215,7 +224,17 @@ class Compiled:
         return [(u.terms, u.prefixes) for u in self.positive + self.required]
 
 
-def compile_query(text: str, max_words: int = 32) -> Compiled:
+def _with_synonyms(unit: Unit, alternatives: list[str], clause: Clause, max_words: int) -> Unit:
+    """*unit*, or any of the *alternatives* (each searched as its own words)."""
+    options = [unit]
+    for text in alternatives:
+        alt = _word_units(Clause(text=text, field=clause.field), max_words)
+        if alt:
+            options.append(_combine(alt, "and"))
+    return _combine(options, "or") if len(options) > 1 else unit
+
+
+def compile_query(text: str, max_words: int = 32, synonyms: Synonyms | None = None) -> Compiled:
     """Compile the user's query text; never raises."""
     parsed = parse_query(text)
     comp = Compiled([], [], [], [], [])
@@ -232,7 +251,7 @@ def compile_query(text: str, max_words: int = 32) -> Compiled:
                     target = comp.tag_filters if clause.field == "tag" else comp.category_filters
                 target.append(normalize_label(clause.text))
                 continue
-            units = _word_units(clause, max_words)
+            units = _word_units(clause, max_words, synonyms)
             if not units:
                 continue
             if not clause.excluded:

@@ -35,6 +35,7 @@ from .site import DEFAULT_TIMEZONE, SiteConfig, SiteConfigError
 from .snippets import mark, snippet
 from .spelling import Speller
 from .store import IndexStore, NoIndex
+from .synonyms import SynonymsFile
 
 FACETS = ("tags", "categories", "year", "month")
 SORTS = ("relevance", "date", "-date")
@@ -195,8 +196,14 @@ class SearchEngine:
     closed, so a running server follows ``blogsearch index`` without a restart.
     """
 
-    def __init__(self, index_dir: Path | str, limits: QueryLimits | None = None):
+    def __init__(
+        self,
+        index_dir: Path | str,
+        limits: QueryLimits | None = None,
+        synonyms: Path | str | None = None,
+    ):
         self.store = IndexStore(index_dir)
+        self.synonyms = SynonymsFile(synonyms)
         self.limits = limits or QueryLimits()
         self._open: _Open | None = None
         self._lock = threading.RLock()
@@ -328,7 +335,7 @@ class SearchEngine:
 
     def _search(self, state: _Open, req: SearchRequest) -> SearchResult:
         table = state.table
-        comp = compile_query(req.q, self.limits.max_words)
+        comp = compile_query(req.q, self.limits.max_words, self.synonyms.get())
         if req.q.strip() and comp.is_empty():
             # Only punctuation or nothing searchable: no hits rather than everything.
             return SearchResult(req.q, [], 0, req.page, req.per_page,

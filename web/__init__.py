@@ -28,7 +28,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["blogsearch"] = SearchEngine(
-        app.config["INDEX_DIR"], limits=limits_from(app.config)
+        app.config["INDEX_DIR"],
+        limits=limits_from(app.config),
+        synonyms=app.config.get("SYNONYMS_FILE") or None,
     )
     janome_tokenizer()  # load the dictionary before a pre-fork server forks
 

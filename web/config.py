@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_STORAGE_URI": "memory://",
     # Set to enable POST /api/reindex (a deploy hook); POSTS_DIR is what it indexes.
     "ADMIN_TOKEN": "",
+    # Solr-format synonyms applied at query time (re-read when it changes).
+    "SYNONYMS_FILE": "",
     "POSTS_DIR": "",
 }
 

@@ -1,0 +1,99 @@
+"""User-editable synonyms in Solr's format, applied at query time.
+
+::
+
+    # equivalent words: any of them finds all of them
+    コンピューター, 計算機, PC
+    # one-way: a query for the left side searches the right side instead
+    ググる => 検索
+
+Entries are compared in the index's own word form (NFKC, folded kana and
+long vowels, base forms), so ``ユーザー`` also matches ``ユーザ`` and
+``ゆーざー``. The file is read again when it changes.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .analysis import word_terms
+
+
+def _key(text: str) -> tuple[str, ...]:
+    return tuple(t.text for t in word_terms(text, mode="query"))
+
+
+@dataclass
+class Synonyms:
+    """Word (as a tuple of index terms) -> the texts to search for it."""
+
+    table: dict[tuple[str, ...], list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, text: str) -> Synonyms:
+        table: dict[tuple[str, ...], list[str]] = {}
+        for raw in text.splitlines():
+            line = raw.split("#", 1)[0].strip()
+            if not line:
+                continue
+            if "=>" in line:
+                left, right = line.split("=>", 1)
+                sources = [s.strip() for s in left.split(",") if s.strip()]
+                targets = [s.strip() for s in right.split(",") if s.strip()]
+            else:
+                sources = targets = [s.strip() for s in line.split(",") if s.strip()]
+            for source in sources:
+                key = _key(source)
+                if not key:
+                    continue
+                alternatives = table.setdefault(key, [])
+                for target in targets:
+                    if _key(target) != key and target not in alternatives:
+                        alternatives.append(target)
+                if "=>" in line and not alternatives:
+                    del table[key]
+        return cls(table)
+
+    def expand(self, words: tuple[str, ...]) -> list[str]:
+        """Other texts to search for *words* (index forms), or []."""
+        return self.table.get(words, [])
+
+    def for_text(self, text: str) -> list[str]:
+        """Other texts to search for *text* as typed."""
+        return self.expand(_key(text))
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+
+class SynonymsFile:
+    """A synonyms file that is parsed again whenever it changes on disk."""
+
+    def __init__(self, path: Path | str | None):
+        self.path = Path(path) if path else None
+        self._stamp: tuple[int, int] | None = None
+        self._synonyms = Synonyms()
+        self._lock = threading.Lock()
+
+    def get(self) -> Synonyms:
+        if self.path is None:
+            return self._synonyms
+        try:
+            st = os.stat(self.path)
+            stamp = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            stamp = None
+        with self._lock:
+            if stamp != self._stamp:
+                self._stamp = stamp
+                text = ""
+                if stamp is not None:
+                    try:
+                        text = self.path.read_text(encoding="utf-8-sig")
+                    except (OSError, UnicodeDecodeError):
+                        text = ""
+                self._synonyms = Synonyms.parse(text)
+            return self._synonyms
