@@ -90,6 +90,7 @@ class DocTable:
     docnum_by_id: dict[str, int]
     reader: object = field(repr=False, default=None)
     _lengths: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _avg_lengths: dict[str, float] = field(default_factory=dict, repr=False)
     _postings: dict[tuple[str, str, bool], Postings] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -159,9 +160,12 @@ class DocTable:
         return arr
 
     def avg_length(self, field_name: str) -> float:
-        lengths = self.lengths(field_name)
-        live = lengths[self.live]
-        return float(live.mean()) if len(live) and live.mean() > 0 else 1.0
+        avg = self._avg_lengths.get(field_name)
+        if avg is None:
+            live = self.lengths(field_name)[self.live]
+            avg = float(live.mean()) if len(live) and live.mean() > 0 else 1.0
+            self._avg_lengths[field_name] = avg
+        return avg
 
     def postings(self, field_name: str, text: str, prefix: bool = False) -> Postings:
         """Postings of a term (or of all terms with a prefix, frequencies summed)."""
