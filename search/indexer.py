@@ -13,6 +13,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -216,74 +217,81 @@ def build_index(
             return report
 
         build_dir = store.new_build_dir()
-        schema = build_schema()
-        labels = read_labels(base.path if base else None)
-        if base is None:
-            ix = whoosh_index.create_in(str(build_dir), schema)
-        else:
-            store.copy_version(base, build_dir)
-            ix = whoosh_index.open_dir(str(build_dir))
-        writer = ix.writer(limitmb=256)
         try:
-            for rel in deleted:
-                if old_files[rel].get("indexed"):
-                    writer.delete_by_term("id", rel)
-                    report.deleted += 1
-            results = _process(posts_dir, site, todo, workers)
-            if progress is not None:
-                results = progress(results, len(todo))
-            for result, doc in results:
-                rel = result.path
-                report.problems += result.problems
-                old = old_files.get(rel)
-                if old is not None and old.get("indexed"):
-                    writer.delete_by_term("id", rel)
-                entry = {"state": _file_state(posts_dir / rel), "indexed": False}
-                if result.post is not None and doc is not None:
-                    writer.add_document(**doc)
-                    for facet in ("tags", "categories"):
-                        for value in getattr(result.post, facet):
-                            labels[facet].setdefault(normalize_label(value), value)
-                    entry.update(indexed=True, hash=result.post.content_hash)
-                    report.analyzed += 1
-                    report.characters += len(result.post.body) + len(result.post.code)
-                    if old is not None and old.get("indexed"):
-                        report.updated += 1
-                    else:
-                        report.added += 1
-                else:
-                    with contextlib.suppress(OSError):
-                        entry["hash"] = _hash_file(posts_dir / rel)
-                    entry["problem"] = "; ".join(
-                        p.message for p in result.problems if p.level == "skip"
-                    )
-                    if old is not None and old.get("indexed"):
+            schema = build_schema()
+            labels = read_labels(base.path if base else None)
+            if base is None:
+                ix = whoosh_index.create_in(str(build_dir), schema)
+            else:
+                store.copy_version(base, build_dir)
+                ix = whoosh_index.open_dir(str(build_dir))
+            writer = ix.writer(limitmb=256)
+            try:
+                for rel in deleted:
+                    if old_files[rel].get("indexed"):
+                        writer.delete_by_term("id", rel)
                         report.deleted += 1
-                files[rel] = entry
-                if report.analyzed == len(todo) // 2:
-                    fault_point("analysis")
-            fault_point("commit")
-            writer.commit()
-        except BaseException:
-            writer.cancel()
+                results = _process(posts_dir, site, todo, workers)
+                if progress is not None:
+                    results = progress(results, len(todo))
+                for result, doc in results:
+                    rel = result.path
+                    report.problems += result.problems
+                    old = old_files.get(rel)
+                    if old is not None and old.get("indexed"):
+                        writer.delete_by_term("id", rel)
+                    entry = {"state": _file_state(posts_dir / rel), "indexed": False}
+                    if result.post is not None and doc is not None:
+                        writer.add_document(**doc)
+                        for facet in ("tags", "categories"):
+                            for value in getattr(result.post, facet):
+                                labels[facet].setdefault(normalize_label(value), value)
+                        entry.update(indexed=True, hash=result.post.content_hash)
+                        report.analyzed += 1
+                        report.characters += len(result.post.body) + len(result.post.code)
+                        if old is not None and old.get("indexed"):
+                            report.updated += 1
+                        else:
+                            report.added += 1
+                    else:
+                        with contextlib.suppress(OSError):
+                            entry["hash"] = _hash_file(posts_dir / rel)
+                        entry["problem"] = "; ".join(
+                            p.message for p in result.problems if p.level == "skip"
+                        )
+                        if old is not None and old.get("indexed"):
+                            report.deleted += 1
+                    files[rel] = entry
+                    if report.analyzed == max(1, len(todo) // 2):
+                        fault_point("analysis")
+                fault_point("commit")
+                writer.commit()
+            except BaseException:
+                writer.cancel()
+                ix.close()
+                raise
             ix.close()
-            store.remove_unfinished()
+            with whoosh_index.open_dir(str(build_dir)).reader() as reader:
+                report.documents = reader.doc_count()
+            (build_dir / LABELS_FILE).write_text(json.dumps(labels, ensure_ascii=False), "utf-8")
+            manifest = {
+                "analysis_version": ANALYSIS_VERSION,
+                "site": site.fingerprint(),
+                "timezone": site.timezone,
+                "posts_dir": str(posts_dir.resolve()),
+                "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "documents": report.documents,
+                "full": report.full,
+                "files": files,
+                "previous": store.current_name(),
+            }
+            version = store.publish(
+                build_dir, manifest, before_switch=lambda: fault_point("switch")
+            )
+        except BaseException:
+            # Nothing half-built stays behind (disk full, a failed publish...).
+            shutil.rmtree(build_dir, ignore_errors=True)
             raise
-        ix.close()
-        with whoosh_index.open_dir(str(build_dir)).reader() as reader:
-            report.documents = reader.doc_count()
-        (build_dir / LABELS_FILE).write_text(json.dumps(labels, ensure_ascii=False), "utf-8")
-        manifest = {
-            "analysis_version": ANALYSIS_VERSION,
-            "site": site.fingerprint(),
-            "timezone": site.timezone,
-            "posts_dir": str(posts_dir.resolve()),
-            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "documents": report.documents,
-            "full": report.full,
-            "files": files,
-        }
-        version = store.publish(build_dir, manifest, before_switch=lambda: fault_point("switch"))
         report.version = version.name
         store.prune(keep)
     report.seconds = time.monotonic() - started

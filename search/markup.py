@@ -13,17 +13,19 @@ import re
 from dataclasses import dataclass, field
 
 _COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
-_SCRIPT_STYLE = re.compile(r"<(script|style)\b[^>]*>.*?(?:</\1\s*>|\Z)", re.S | re.I)
+_SCRIPT_STYLE = re.compile(r"<(script|style)\b[^<>]*>.*?(?:</\1\s*>|\Z)", re.S | re.I)
 _LIQUID_COMMENT = re.compile(r"{%-?\s*comment\s*-?%}.*?(?:{%-?\s*endcomment\s*-?%}|\Z)", re.S)
 _LIQUID_RAW = re.compile(r"{%-?\s*raw\s*-?%}(.*?)(?:{%-?\s*endraw\s*-?%}|\Z)", re.S)
 _LIQUID_HIGHLIGHT = re.compile(
-    r"{%-?\s*highlight\b[^%]*%}(.*?)(?:{%-?\s*endhighlight\s*-?%}|\Z)", re.S
+    r"{%-?\s*highlight\b[^%{}]*%}(.*?)(?:{%-?\s*endhighlight\s*-?%}|\Z)", re.S
 )
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
-_SETEXT_UNDERLINE = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
-_HR = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
-_TABLE_RULE = re.compile(r"^[ \t]*\|?[ \t]*:?-+:?[ \t]*(\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$")
+_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*)$")
+_CLOSING_HASHES = re.compile(r"(?:^|[ \t])#+$")
+# The next three are matched against stripped lines, which keeps them linear.
+_SETEXT_UNDERLINE = re.compile(r"^(=+|-+)$")
+_HR = re.compile(r"^([-*_])(?:[ \t]*\1){2,}$")
+_TABLE_RULE = re.compile(r"^\|?:?-+:?(?:[ \t]*\|[ \t]*:?-+:?)*[ \t]*\|?$")
 _REF_DEF = re.compile(r"^ {0,3}\[[^\]]+\]:[ \t]*\S+.*$")
 _BLOCKQUOTE = re.compile(r"^[ \t]*(?:>[ \t]?)+")
 _LIST_MARKER = re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+(?:\[[ xX]\][ \t]+)?")
@@ -31,18 +33,20 @@ _LIST_MARKER = re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+(?:\[[ xX]\][ \t]+
 # next bracket, which keeps a line of 10,000 unclosed "[" linear.
 _IMAGE = re.compile(r"!\[([^\[\]\n]*)\]\([^()\n]*\)")
 _LINK = re.compile(r"\[([^\[\]\n]+)\](?:\([^()\n]*\)|\[[^\[\]\n]*\])")
-_AUTOLINK = re.compile(r"<((?:https?|mailto|ftp):[^>\s]+)>")
+_AUTOLINK = re.compile(r"<((?:https?|mailto|ftp):[^<>\s]+)>")
 _BLOCK_TAGS = (
     "address|article|aside|blockquote|br|dd|details|div|dl|dt|figcaption|figure|footer|"
     "h[1-6]|header|hr|li|main|nav|ol|p|pre|section|summary|table|tbody|td|tfoot|th|thead|tr|ul"
 )
-_BLOCK_TAG = re.compile(rf"</?(?:{_BLOCK_TAGS})\b[^>]*>", re.I)
+_BLOCK_TAG = re.compile(rf"</?(?:{_BLOCK_TAGS})\b[^<>]*>", re.I)
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>|<![A-Za-z][^<>]*>")
-_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+# Emphasis text may not contain its own marker character: each opening then
+# scans only to the next marker, never to the end of a long line.
+_STRONG = re.compile(r"\*\*(?=[^\s*])([^*\n]+?)(?<=[^\s*])\*\*|__(?=[^\s_])([^_\n]+?)(?<=[^\s_])__")
 # "*" may sit between letters (本文の*斜体*と), "_" may not (snake_case).
 _EM_STAR = re.compile(r"(?<!\*)\*(?=[^\s*])([^*\n]+?)(?<=[^\s*])\*(?!\*)")
 _EM_UNDERSCORE = re.compile(r"(?<![\w_])_(?=\S)([^_\n]+?)(?<=\S)_(?![\w_])")
-_STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
+_STRIKE = re.compile(r"~~(?=[^\s~])([^~\n]+?)(?<=[^\s~])~~")
 _INLINE_CODE = re.compile(r"(`+)(.+?)\1")
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!<>|~&])")
 _SPACES = re.compile(r"[ \t]+")
@@ -103,7 +107,7 @@ def _inline(line: str) -> str:
     line = _LINK.sub(r"\1", line)
     line = _AUTOLINK.sub(r"\1", line)
     line = _INLINE_CODE.sub(lambda m: m.group(2).strip(), line)
-    line = _STRONG.sub(r"\2", line)
+    line = _STRONG.sub(lambda m: m.group(1) or m.group(2), line)
     line = _STRIKE.sub(r"\1", line)
     line = _EM_STAR.sub(r"\1", line)
     line = _EM_UNDERSCORE.sub(r"\1", line)
@@ -138,7 +142,8 @@ def markdown_to_text(markdown: str) -> PlainText:
             continue
         m = _HEADING.match(line)
         if m:
-            heading = _clean_inline_html(_inline(m.group(2))).strip()
+            heading = _CLOSING_HASHES.sub("", m.group(2).rstrip())
+            heading = _clean_inline_html(_inline(heading)).strip()
             if heading:
                 headings.append(heading)
                 if first_h1 is None and len(m.group(1)) == 1:
@@ -146,15 +151,16 @@ def markdown_to_text(markdown: str) -> PlainText:
             out.append(heading)
             previous = heading
             continue
-        if _SETEXT_UNDERLINE.match(line) and previous.strip():
+        stripped = line.strip()
+        if _SETEXT_UNDERLINE.match(stripped) and previous.strip():
             # The line above was a heading (CommonMark: even "---" under a
             # paragraph line is an underline, not a rule).
             headings.append(previous.strip())
-            if first_h1 is None and line.strip().startswith("="):
+            if first_h1 is None and stripped.startswith("="):
                 first_h1 = previous.strip()
             previous = ""
             continue
-        if _HR.match(line) or _TABLE_RULE.match(line) and "-" in line or _REF_DEF.match(line):
+        if _HR.match(stripped) or _TABLE_RULE.match(stripped) or _REF_DEF.match(line):
             out.append("")
             previous = ""
             continue

@@ -127,6 +127,10 @@ def bigram_unit(surface: str, fields: tuple[str, ...]) -> Unit | None:
         )
     # Each run's trailing single character is covered by the bigrams.
     pairs = list(dict.fromkeys(g for g in grams if len(g) == 2))
+    if not pairs:
+        # Only one-character runs (の、は): each character, all of them.
+        units = [bigram_unit(g, fields) for g in dict.fromkeys(grams)]
+        return _combine([u for u in units if u is not None], "and")
     ordered = [g for g in grams if len(g) == 2]
     return Unit(
         wq.Or([wq.And([wq.Term(f, g) for g in pairs]) for f in fields]),

@@ -14,7 +14,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timezone
 from pathlib import Path
 from typing import Any
 
@@ -259,6 +259,23 @@ def _clean_text(result: LoadResult, text: str) -> str:
 # --- front matter ----------------------------------------------------------
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that keeps an impossible date (2024-02-30) as text.
+
+    PyYAML raises ValueError for those while constructing, which would lose
+    the whole front matter; as text, the date falls back with a warning.
+    """
+
+    def construct_yaml_timestamp(self, node):  # noqa: D102
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError):
+            return self.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
 class _YAMLHandler(frontmatter.YAMLHandler):
     """python-frontmatter's YAML handler, keeping what PyYAML throws away.
 
@@ -268,7 +285,7 @@ class _YAMLHandler(frontmatter.YAMLHandler):
     """
 
     def load(self, fm: str, **kwargs: object) -> Any:
-        loader = yaml.SafeLoader(fm)
+        loader = _Loader(fm)
         try:
             node = loader.get_single_node()
             if node is None:
@@ -342,7 +359,20 @@ def _split_front_matter(result: LoadResult, text: str) -> tuple[dict | None, str
     return {k: v for k, v in metadata.items() if isinstance(k, str)}, content
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _clean_scalar(text: str) -> str:
+    """Front-matter escapes can produce lone surrogates ("\\ud83d"), which
+    cannot be encoded anywhere later; they become U+FFFD."""
+    return _SURROGATES.sub("\ufffd", text)
+
+
 def _text_value(result: LoadResult, metadata: dict, raw: dict[str, str], key: str) -> str:
+    return _clean_scalar(_raw_text_value(result, metadata, raw, key))
+
+
+def _raw_text_value(result: LoadResult, metadata: dict, raw: dict[str, str], key: str) -> str:
     value = metadata.get(key)
     if value is None:
         return ""
@@ -372,7 +402,7 @@ def _labels(result: LoadResult, metadata: dict, singular: str, plural: str) -> l
     out: list[str] = []
     seen: set[str] = set()
     for value in values:
-        value = " ".join(value.split())[:_MAX_VALUE_CHARS]
+        value = _clean_scalar(" ".join(value.split())[:_MAX_VALUE_CHARS])
         key = normalize_label(value)
         if key and key not in seen:
             seen.add(key)
@@ -466,11 +496,22 @@ def _parse_date_string(text: str) -> datetime | None:
 def _post_date(result: LoadResult, value: Any, file_date: date, site: SiteConfig) -> datetime:
     if value is not None:
         dt = parse_date(value, site)
-        if dt is not None:
+        if dt is not None and _representable(dt, site):
             return dt
-        shown = str(value)[:40]
+        # Never str() a structure: YAML aliases can make it exponentially large.
+        shown = value[:40] if isinstance(value, str) else type(value).__name__
         _warn(result, f"date {shown!r} is not a date; using {file_date} from the file name")
     return datetime.combine(file_date, time(), tzinfo=site.tz)
+
+
+def _representable(dt: datetime, site: SiteConfig) -> bool:
+    """Whether the date survives conversion to UTC and to the site's zone."""
+    try:
+        dt.astimezone(timezone.utc)
+        dt.astimezone(site.tz)
+    except (OverflowError, ValueError):
+        return False
+    return True
 
 
 def iter_posts(posts_dir: Path, site: SiteConfig) -> Iterator[LoadResult]:

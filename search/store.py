@@ -205,14 +205,26 @@ class IndexStore:
         return old
 
     def rollback(self) -> str:
-        """Point CURRENT at the version before the current one; return its name."""
+        """Point CURRENT at the version that was current before this one.
+
+        That is the ``previous`` recorded in the current version's manifest
+        (a version that was built but never switched to, after a crash, is
+        skipped); otherwise the newest older version.
+        """
         current = self.current_name()
         names = self.list_versions()
-        older = [n for n in names if current is None or n < current]
-        if not older:
+        target = None
+        if current is not None:
+            previous = self.version(current).manifest.get("previous")
+            if isinstance(previous, str) and previous in names:
+                target = previous
+        if target is None:
+            older = [n for n in names if current is None or n < current]
+            target = older[-1] if older else None
+        if target is None:
             raise NoIndex(f"no older version to roll back to in {self.versions_dir}")
-        self.point_to(older[-1])
-        return older[-1]
+        self.point_to(target)
+        return target
 
     # --- readers -------------------------------------------------------------
 

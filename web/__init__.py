@@ -36,14 +36,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from . import admin, api, pages
 
-    _rate_limit(app, api.bp)
+    _rate_limit(app, api.bp, admin.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(pages.bp)
     return app
 
 
-def _rate_limit(app: Flask, blueprint) -> None:
+def _rate_limit(app: Flask, *blueprints) -> None:
     """Per-client-IP limits on the API, answered with JSON 429 and Retry-After."""
     limits = (app.config.get("RATE_LIMIT") or "").strip()
     if not limits:
@@ -58,5 +58,6 @@ def _rate_limit(app: Flask, blueprint) -> None:
         storage_uri=app.config["RATE_LIMIT_STORAGE_URI"],
         headers_enabled=True,  # Retry-After and X-RateLimit-* on responses
     )
-    limiter.limit(limits)(blueprint)
+    for blueprint in blueprints:
+        limiter.limit(limits)(blueprint)
     app.extensions["blogsearch_limiter"] = limiter

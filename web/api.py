@@ -76,8 +76,9 @@ def search():
 def suggest():
     q = request.args.get("q", "")
     limit = int(current_app.config["SUGGEST_LIMIT"])
-    if len(q) > int(current_app.config["MAX_QUERY_CHARS"]):
-        raise QueryError("q", "query is too long", "query_too_long")
+    max_chars = int(current_app.config["MAX_QUERY_CHARS"])
+    if len(q) > max_chars:
+        raise QueryError("q", f"query is longer than {max_chars} characters", "query_too_long")
     items = engine().suggest(q, limit=limit)
     payload = {
         "query": q,
