@@ -280,6 +280,21 @@ def bigram_terms(text: str) -> list[Term]:
 # --- Whoosh tokenizers ------------------------------------------------------------
 
 
+class AnalyzedText(str):
+    """Text that carries its terms, so that a tokenizer replays them.
+
+    A ``str`` subclass because Whoosh fields only accept text (a list would
+    be taken as ready-made tokens and bypass the analyzer).
+    """
+
+    terms: list[Term]
+
+    def __new__(cls, text: str, terms: list[Term]) -> AnalyzedText:
+        obj = super().__new__(cls, text)
+        obj.terms = terms
+        return obj
+
+
 class _TermTokenizer(Tokenizer):
     """Adapts a ``*_terms`` function to Whoosh's Tokenizer protocol."""
 
@@ -316,11 +331,17 @@ class _TermTokenizer(Tokenizer):
                 t.endchar = start_char + len(value)
             yield t
             return
-        for term in self._terms(value, "query" if mode == "query" else "index"):
+        # A list of Terms is replayed as it is (analysis done once, used twice).
+        terms = (
+            value
+            if isinstance(value, list)
+            else self._terms(value, "query" if mode == "query" else "index")
+        )
+        for term in terms:
             t.text = term.text
             t.boost = 1.0
             if keeporiginal:
-                t.original = value[term.start : term.end]
+                t.original = term.text
             t.stopped = False
             if positions:
                 t.pos = start_pos + term.pos

@@ -23,11 +23,10 @@ from typing import Any
 
 from whoosh import index as whoosh_index
 
-from .doctable import LABELS_FILE, read_labels
 from .posts import LoadResult, Problem, find_post_files, load_post, normalize_label
 from .schema import ANALYSIS_VERSION, analyze_post, build_schema
 from .site import SiteConfig
-from .store import IndexStore, Version
+from .store import LABELS_FILE, IndexStore, Version, read_labels
 
 DEFAULT_KEEP_VERSIONS = 3
 

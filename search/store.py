@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 MANIFEST = "manifest.json"
+LABELS_FILE = "labels.json"  # display forms of tag and category keys
 _TMP_PREFIX = ".tmp-"
 
 
@@ -285,3 +286,12 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def read_labels(version_path: Path | None) -> dict[str, dict[str, str]]:
+    """Display forms of tag and category keys, as the indexer recorded them."""
+    labels: dict[str, dict[str, str]] = {"tags": {}, "categories": {}}
+    if version_path is not None:
+        with contextlib.suppress(OSError, ValueError):
+            labels.update(json.loads((version_path / LABELS_FILE).read_text("utf-8")))
+    return labels
