@@ -341,7 +341,7 @@ class _TermTokenizer(Tokenizer):
             t.text = term.text
             t.boost = 1.0
             if keeporiginal:
-                t.original = term.text
+                t.original = value[term.start : term.end]
             t.stopped = False
             if positions:
                 t.pos = start_pos + term.pos
