@@ -331,12 +331,11 @@ class _TermTokenizer(Tokenizer):
                 t.endchar = start_char + len(value)
             yield t
             return
-        # A list of Terms is replayed as it is (analysis done once, used twice).
-        terms = (
-            value
-            if isinstance(value, list)
-            else self._terms(value, "query" if mode == "query" else "index")
-        )
+        # Text analyzed already is replayed (analysis done once, used twice).
+        if isinstance(value, AnalyzedText):
+            terms = value.terms
+        else:
+            terms = self._terms(value, "query" if mode == "query" else "index")
         for term in terms:
             t.text = term.text
             t.boost = 1.0
