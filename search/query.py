@@ -96,6 +96,22 @@ class Hit:
     snippet: str
     score: float | None
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of a hit in ``/api/search`` and related posts."""
+        return {
+            "id": self.id,
+            "url": self.url,
+            "title": self.title,
+            "titleHighlighted": self.title_highlighted,
+            "date": self.date,
+            "tags": self.tags,
+            "categories": self.categories,
+            "author": self.author,
+            "excerpt": self.excerpt,
+            "snippet": self.snippet,
+            "score": None if self.score is None else round(self.score, 4),
+        }
+
 
 @dataclass
 class SearchResult:
@@ -120,22 +136,7 @@ class SearchResult:
         """The JSON shape of ``/api/search`` (Meilisearch-style names)."""
         return {
             "query": self.query,
-            "hits": [
-                {
-                    "id": h.id,
-                    "url": h.url,
-                    "title": h.title,
-                    "titleHighlighted": h.title_highlighted,
-                    "date": h.date,
-                    "tags": h.tags,
-                    "categories": h.categories,
-                    "author": h.author,
-                    "excerpt": h.excerpt,
-                    "snippet": h.snippet,
-                    "score": None if h.score is None else round(h.score, 4),
-                }
-                for h in self.hits
-            ],
+            "hits": [h.to_dict() for h in self.hits],
             "totalHits": self.total,
             "page": self.page,
             "hitsPerPage": self.per_page,
@@ -364,7 +365,7 @@ class SearchEngine:
         else:
             page = _ranked_page(table, ev, matched, all_words, start, end)
 
-        hits = self._hits(state.searcher, page, comp.highlight_groups())
+        hits = self._hits(state, page, comp.highlight_groups())
         did_you_mean = None
         if comp.has_text and total < DID_YOU_MEAN_BELOW:
             did_you_mean = self._did_you_mean(state, req.q, total)
@@ -394,10 +395,11 @@ class SearchEngine:
             result[facet] = {(table.label(facet, k) if labelled else k): n for k, n in top}
         return result
 
-    def _hits(self, s, page: list[tuple[int, float | None]], groups=()) -> list[Hit]:
+    def _hits(self, state: _Open, page: list[tuple[int, float | None]], groups=()) -> list[Hit]:
         if not page:
             return []
-        spans = _highlight_spans(s.reader(), self._open.table, [d for d, _ in page], groups)
+        s = state.searcher
+        spans = _highlight_spans(s.reader(), state.table, [d for d, _ in page], groups)
         hits = []
         for d, score in page:
             stored = s.stored_fields(d)
@@ -458,7 +460,7 @@ class SearchEngine:
                  stored.get("excerpt", "")]
             )  # fmt: skip
             results = s.more_like(docnum, "body", text=text, top=limit, numterms=12)
-            return self._hits(s, [(hit.docnum, hit.score) for hit in results])
+            return self._hits(state, [(hit.docnum, hit.score) for hit in results])
 
     def suggest(self, q: str, limit: int = 8) -> list[Suggestion]:
         """Titles and tags that start with *q*, or contain a word that does."""
@@ -599,8 +601,8 @@ def _prefix_spans(text: str, prefix: str) -> list[tuple[int, int]]:
         if t.text.startswith(prefix):
             spans.append((t.start, t.end))
     if not spans:
-        norm = fold_kana(normalize(text).text)
-        at = norm.find(fold_kana(prefix))
+        norm = normalize(text)
+        at = fold_kana(norm.text).find(fold_kana(prefix))
         if at >= 0:
-            spans.append(normalize(text).span(at, at + len(prefix)))
+            spans.append(norm.span(at, at + len(prefix)))
     return spans

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from search.query import Hit, QueryError, SearchEngine
+from search.query import QueryError, SearchEngine
 from search.store import NoIndex
 
 from .openapi import openapi_document
@@ -50,22 +50,6 @@ def _cached(payload: dict[str, Any], version: str | None):
     return response.make_conditional(request)
 
 
-def _hit_json(hit: Hit) -> dict[str, Any]:
-    return {
-        "id": hit.id,
-        "url": hit.url,
-        "title": hit.title,
-        "titleHighlighted": hit.title_highlighted,
-        "date": hit.date,
-        "tags": hit.tags,
-        "categories": hit.categories,
-        "author": hit.author,
-        "excerpt": hit.excerpt,
-        "snippet": hit.snippet,
-        "score": None if hit.score is None else round(hit.score, 4),
-    }
-
-
 @bp.get("/search")
 def search():
     result = engine().search(search_request(request.args))
@@ -96,7 +80,7 @@ def related(post_id: str):
     except KeyError:
         return error(404, "not_found", f"no post with id {post_id!r}", "id")
     version = engine().version()["version"]
-    return _cached({"id": post_id, "hits": [_hit_json(h) for h in hits]}, version)
+    return _cached({"id": post_id, "hits": [h.to_dict() for h in hits]}, version)
 
 
 @bp.get("/health")
