@@ -10,16 +10,24 @@ operations over at most ``doc_count`` elements.
 
 from __future__ import annotations
 
+import pickle
 import threading
+import zlib
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.reading import TermNotFound
+from whoosh.util.numlists import delta_decode
 
 from .store import read_labels
 
 MAX_CACHED_TERMS = 50_000
+# Decoded postings blocks kept for highlighting (each about 10 KB).
+MAX_CACHED_BLOCKS = 2048
 MAX_PREFIX_TERMS = 200
 
 
@@ -54,12 +62,49 @@ class Facet:
         return [(self.keys[i], int(counts[i])) for i in order]
 
 
+@dataclass(frozen=True)
+class _Block:
+    """Where one block of a term's postings lies on disk.
+
+    Highlighting needs the stored positions of a term in a few docs; reading
+    its block directly costs one decompression, where Whoosh's matcher would
+    also walk every posting before the doc in Python.
+    """
+
+    postfile: Any
+    offset: int
+    length: int
+    compressed: bool
+    base: int  # doc number of the block's segment
+
+    def read(self) -> tuple[np.ndarray, tuple]:
+        """(doc numbers, raw values) of the block's postings."""
+        data = self.postfile.get(self.offset, self.length)
+        ids, _weights, values = pickle.loads(zlib.decompress(data) if self.compressed else data)
+        docs = np.fromiter(delta_decode(ids), dtype=np.int32) + self.base
+        return docs, values
+
+
+@dataclass(frozen=True)
+class _LoadedBlock:
+    """Postings already in memory (Whoosh inlines a term's only posting)."""
+
+    docs: np.ndarray
+    values: tuple
+
+    def read(self) -> tuple[np.ndarray, tuple]:
+        return self.docs, self.values
+
+
 @dataclass
 class Postings:
     """Docs containing a term, and the term's frequency in each."""
 
     docs: np.ndarray  # int32, sorted
     tf: np.ndarray  # float32
+    # Where each doc's stored positions are: the last doc of every block.
+    block_last: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    blocks: tuple = ()
 
     @property
     def df(self) -> int:
@@ -83,6 +128,7 @@ class DocTable:
     _lengths: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _avg_lengths: dict[str, float] = field(default_factory=dict, repr=False)
     _postings: dict[tuple[str, str, bool], Postings] = field(default_factory=dict, repr=False)
+    _blocks: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -174,49 +220,97 @@ class DocTable:
             ]
             result = _sum_postings(parts, self.size)
         else:
-            try:
-                m = reader.postings(field_name, text)
-            except Exception:  # noqa: BLE001 - whoosh raises TermNotFound
-                result = EMPTY
-            else:
+            result = _read_postings(reader, field_name, text)
+            if result.df:
+                keep = self.live[result.docs]
                 boost = reader.schema[field_name].format.field_boost or 1.0
-                docs, tf = _read_postings(m)
-                keep = self.live[docs]
-                result = Postings(docs[keep], tf[keep] / boost)
+                result = Postings(result.docs[keep], result.tf[keep] / boost,
+                                  result.block_last, result.blocks)  # fmt: skip
         with self._lock:
             if len(self._postings) >= MAX_CACHED_TERMS:
                 self._postings.clear()
             self._postings[key] = result
         return result
 
+    def characters(self, field_name: str, text: str, doc: int) -> dict[int, tuple[int, int]]:
+        """``{position: (start, end)}`` of a term in one doc, from the index."""
+        postings = self.postings(field_name, text)
+        i = int(np.searchsorted(postings.docs, doc))
+        if i >= postings.df or postings.docs[i] != doc:
+            return {}
+        b = int(np.searchsorted(postings.block_last, doc))
+        key = (field_name, text, b)
+        with self._lock:
+            block = self._blocks.get(key)
+            if block is not None:
+                self._blocks.move_to_end(key)
+        if block is None:
+            block = postings.blocks[b].read()
+            with self._lock:
+                self._blocks[key] = block
+                if len(self._blocks) > MAX_CACHED_BLOCKS:
+                    self._blocks.popitem(last=False)
+        docs, values = block
+        j = int(np.searchsorted(docs, doc))
+        decode = self.reader.schema[field_name].format.decoder("characters")
+        return {pos: (start, end) for pos, start, end in decode(values[j])}
 
-def _read_postings(m) -> tuple[np.ndarray, np.ndarray]:
-    """All (doc ids, weights) of a Whoosh matcher.
 
-    Whoosh 2.7.4 (pinned) stores postings in blocks of ids and weights; for
-    its on-disk matcher the arrays are taken a block at a time, which is an
-    order of magnitude faster than asking for every posting in Python.
+def _read_postings(reader, field_name: str, text: str) -> Postings:
+    """All docs and weights of a term, with where each block lies on disk.
+
+    Whoosh 2.7.4 (pinned) stores postings in blocks of ids, weights and
+    values; the arrays are taken a block at a time, which is an order of
+    magnitude faster than asking its matcher for every posting in Python.
+    Deleted docs are kept here (the caller masks them out).
     """
-    if type(m) is W3LeafMatcher:
-        ids: list[np.ndarray] = []
-        weights: list[np.ndarray] = []
+    ids: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
+    last: list[int] = []
+    blocks: list[_Block | _LoadedBlock] = []
+    for leaf, base in reader.leaf_readers():
+        if field_name not in leaf.schema:
+            continue
+        fmt = leaf.schema[field_name].format
+        try:
+            # The terms reader's matcher, not leaf.postings(): that one wraps
+            # a segment with deletions in a slow filtering matcher.
+            m = leaf._terms.matcher(field_name, leaf._text_to_bytes(field_name, text), fmt)
+        except TermNotFound:
+            continue
+        if type(m) is not W3LeafMatcher:
+            docs = np.fromiter(m.all_ids(), dtype=np.int32)
+            m.reset()
+            items = [(m.weight(), m.value()) for _ in _advance(m)]
+            ids.append(docs + base)
+            weights.append(np.array([w for w, _ in items], dtype=np.float32))
+            if len(docs):
+                last.append(int(docs[-1]) + base)
+                blocks.append(_LoadedBlock(docs + base, tuple(v for _, v in items)))
+            continue
         while m.is_active():
             if m._ids is None:
                 m._read_ids()
             if m._weights is None:
                 m._read_weights()
-            ids.append(np.asarray(m._ids, dtype=np.int32))
+            ids.append(np.asarray(m._ids, dtype=np.int32) + base)
             weights.append(np.asarray(m._weights, dtype=np.float32))
+            last.append(m._maxid + base)
+            blocks.append(_Block(m._postfile, m._dataoffset, m._nextoffset - m._dataoffset,
+                                 bool(m._compression), base))  # fmt: skip
             if m._lastblock:
                 break
             m._goto(m._nextoffset)
-        if ids:
-            return np.concatenate(ids), np.concatenate(weights)
-        return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
-    items = list(m.items_as("weight"))
-    docs = np.fromiter((d for d, _ in items), dtype=np.int32, count=len(items))
-    tf = np.fromiter((w for _, w in items), dtype=np.float32, count=len(items))
-    return docs, tf
+    if not ids:
+        return EMPTY
+    return Postings(np.concatenate(ids), np.concatenate(weights),
+                    np.array(last, dtype=np.int32), tuple(blocks))  # fmt: skip
+
+
+def _advance(m):
+    while m.is_active():
+        yield
+        m.next()
 
 
 def _sum_postings(parts: list[Postings], size: int) -> Postings:

@@ -31,6 +31,7 @@ from .analysis import fold_kana, normalize, word_terms
 from .doctable import DocTable
 from .matching import TITLE_NGRAM_FIELDS, Compiled, Evaluator, bigram_unit, compile_query
 from .posts import normalize_label
+from .schema import TITLE_POSITION_FIELDS
 from .site import DEFAULT_TIMEZONE, SiteConfig, SiteConfigError
 from .snippets import mark, snippet
 from .spelling import Speller
@@ -399,10 +400,11 @@ class SearchEngine:
         if not page:
             return []
         s = state.searcher
-        spans = _highlight_spans(s.reader(), state.table, [d for d, _ in page], groups)
+        stored_by_doc = {d: s.stored_fields(d) for d, _ in page}
+        spans = _highlight_spans(s.reader(), state.table, stored_by_doc, groups)
         hits = []
         for d, score in page:
-            stored = s.stored_fields(d)
+            stored = stored_by_doc[d]
             title = stored.get("title", "")
             body = stored.get("body", "")
             sp = spans.get(d, {})
@@ -514,34 +516,23 @@ _NGRAM_FIELDS = frozenset(["title_ngram", "body_ngram"])
 
 
 class _CharPositions:
-    """Stored (position, start, end) of terms in a few docs, read in doc order."""
+    """Stored (position, start, end) of terms in a few docs.
 
-    def __init__(self, reader, table: DocTable):
-        self.reader = reader
+    Title positions come with the stored fields of the hit; other fields'
+    from the index, a postings block per (term, doc) and only for docs that
+    have the term.
+    """
+
+    def __init__(self, table: DocTable, stored: dict[int, dict]):
         self.table = table
-        self.matchers: dict[tuple[str, str], Any] = {}
+        self.stored = stored
 
     def get(self, field_name: str, text: str, doc: int) -> dict[int, tuple[int, int]]:
-        # The cached postings say cheaply whether the doc has the term at all;
-        # only then is a postings block decoded for its positions.
-        docs = self.table.postings(field_name, text).docs
-        i = int(np.searchsorted(docs, doc))
-        if i >= len(docs) or docs[i] != doc:
-            return {}
-        key = (field_name, text)
-        if key not in self.matchers:
-            try:
-                self.matchers[key] = self.reader.postings(field_name, text)
-            except Exception:  # noqa: BLE001 - term not in the index
-                self.matchers[key] = None
-        m = self.matchers[key]
-        if m is None or not m.is_active():
-            return {}
-        if m.id() < doc:
-            m.skip_to(doc)
-        if m.is_active() and m.id() == doc:
-            return {pos: (a, b) for pos, a, b in m.value_as("characters")}
-        return {}
+        if field_name in TITLE_POSITION_FIELDS:
+            positions = (self.stored.get(doc) or {}).get("title_positions")
+            if positions is not None:
+                return {pos: (a, b) for pos, a, b in positions.get(field_name, {}).get(text, ())}
+        return self.table.characters(field_name, text, doc)
 
 
 def _pattern_spans(chars: _CharPositions, doc: int, field_name: str, seq) -> list:
@@ -556,14 +547,16 @@ def _pattern_spans(chars: _CharPositions, doc: int, field_name: str, seq) -> lis
     ]
 
 
-def _highlight_spans(reader, table, docnums: list[int], groups) -> dict[int, dict[str, list]]:
+def _highlight_spans(
+    reader, table: DocTable, stored: dict[int, dict], groups
+) -> dict[int, dict[str, list]]:
     """``{docnum: {"title"|"body": [(start, end), ...]}}`` from stored positions.
 
     Per query word, the word fields are read first; the bigram fields only
     where the word itself was not found (a compound such as 東海道新幹線),
     which keeps the number of postings blocks decoded small.
     """
-    chars = _CharPositions(reader, table)
+    chars = _CharPositions(table, stored)
     prepared = []
     for patterns, prefixes in groups:
         primary = [
@@ -576,7 +569,7 @@ def _highlight_spans(reader, table, docnums: list[int], groups) -> dict[int, dic
                     fallback.append((f, (t.decode("utf-8") if isinstance(t, bytes) else t,)))
         prepared.append((primary, fallback))
     spans: dict[int, dict[str, list]] = {}
-    for d in sorted(docnums):
+    for d in sorted(stored):
         found: dict[str, list] = {}
         for primary, fallback in prepared:
             done: set[str] = set()

@@ -23,7 +23,9 @@ from .posts import Post, normalize_label
 
 # Bump when analysis or the schema changes: an index built by another
 # version is rebuilt in full instead of being updated.
-ANALYSIS_VERSION = "3"
+ANALYSIS_VERSION = "4"
+
+TITLE_POSITION_FIELDS = ("title", "title_ngram")
 
 
 @dataclass
@@ -73,6 +75,9 @@ def build_schema() -> fields.Schema:
         url=fields.STORED(),
         title=WordField(stored=True),
         title_ngram=BigramField(),
+        # The title's term positions again, read with the hit: highlighting a
+        # title then needs no postings block from the index.
+        title_positions=fields.STORED(),
         headings=WordField(chars=False),
         # The excerpt or first paragraph: where a post says what it is about.
         lead=WordField(chars=False),
@@ -132,6 +137,14 @@ def analyze_post(schema: fields.Schema, post: Post, tz: tzinfo) -> dict[str, Any
         text = _text_of(post, source)
         if text:
             doc[name] = Preanalyzed(list(schema[name].index(text)))
+    doc["title_positions"] = {
+        name: {
+            term.decode("utf-8"): tuple(schema[name].format.decoder("characters")(value))
+            for term, _freq, _weight, value in doc[name].items
+        }
+        for name in TITLE_POSITION_FIELDS
+        if name in doc
+    }
     body_terms = word_terms(post.body) if post.body else []
     if body_terms:
         doc["body"] = Preanalyzed(list(schema["body"].index(AnalyzedText(post.body, body_terms))))

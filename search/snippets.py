@@ -1,7 +1,8 @@
 """Highlighted snippets from stored character positions.
 
-Match positions come from the postings (the fields are indexed with
-``chars=True``), so no text is analyzed again at query time. Word and bigram
+Match positions come from the body's postings (indexed with ``chars=True``)
+and, for titles, from positions stored with the hit, so no text is analyzed
+again at query time. Word and bigram
 matches are merged, which marks 新幹線 whole inside 東海道新幹線. Output is
 HTML-escaped text in which only ``<mark>`` is markup.
 """

@@ -15,7 +15,8 @@ from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
-from helpers import BAD_DIR, POSTS_DIR, search_ids
+from helpers import BAD_DIR, POSTS_DIR, marked, search, search_ids
+from whoosh import index as whoosh_index
 
 import search.store as store_module
 from search.cli import main
@@ -86,6 +87,28 @@ def test_changed_post_is_reindexed(built):
     assert report.documents == 8
     assert search_ids(engine, "チェロ") == [VIOLIN]
     assert VIOLIN not in search_ids(engine, "バイオリン")
+
+
+def test_snippets_mark_matches_in_every_segment_after_an_update(built):
+    posts, index_dir, _, engine = built
+    path = posts / VIOLIN
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("ヴァイオリン", "チェロ"), encoding="utf-8"
+    )
+    index(posts, index_dir)
+    ix = whoosh_index.open_dir(str(IndexStore(index_dir).current().path))
+    with ix.reader() as reader:
+        # The update went to a new segment; the old one has a deletion.
+        assert len(list(reader.leaf_readers())) > 1
+        assert reader.has_deletions()
+    ix.close()
+    updated = search(engine, "チェロ").hits
+    assert [h.id for h in updated] == [VIOLIN]
+    assert set(marked(updated[0].snippet)) == {"チェロ"}
+    untouched = search(engine, "新幹線").hits
+    assert SHINKANSEN in [h.id for h in untouched]
+    assert all(set(marked(h.snippet)) <= {"新幹線"} for h in untouched)
+    assert "新幹線" in marked(next(h for h in untouched if h.id == SHINKANSEN).snippet)
 
 
 def test_deleted_post_leaves_the_index(built):
