@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 POSTS ?= examples/blog/_posts
 INDEX_DIR ?= index
 
-.PHONY: install run index test test-browser lint bench clean
+.PHONY: install run index test test-browser lint audit bench clean
 
 # Runtime dependencies come pinned with hashes from requirements.lock
 # (regenerate: pip-compile --generate-hashes --strip-extras -o requirements.lock pyproject.toml).
@@ -38,6 +38,11 @@ test: lint
 # Only the real-browser tests; screenshots go to artifacts/screenshots/.
 test-browser: install
 	$(BIN)/pytest -m browser tests/browser
+
+# Known vulnerabilities in the pinned runtime set (asks PyPI's JSON API).
+audit: install
+	$(BIN)/pip install --quiet pip-audit
+	$(BIN)/pip-audit --strict --disable-pip --require-hashes -r requirements.lock
 
 bench: install
 	$(BIN)/python bench/index_bench.py

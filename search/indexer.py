@@ -1,19 +1,23 @@
 """Building and updating the index from a posts folder.
 
-Loading and analysis (Janome is the bottleneck) run in a pool of worker
-processes, one per core; the parent only feeds the Whoosh writer with the
-postings they return. Every build, full or incremental, writes a new version
+Loading and analysis (Janome is the bottleneck) run in worker processes,
+one per core. For a large batch each worker also writes its own Whoosh
+segment; for a small one the parent feeds its writer with the postings the
+workers return. Every build, full or incremental, writes a new version
 directory and switches to it when complete (see :mod:`search.store`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import hashlib
 import json
 import multiprocessing
 import os
+import queue
 import shutil
+import signal
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -22,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
+from whoosh.writing import SegmentWriter
 
 from .posts import LoadResult, Problem, find_post_files, load_post, normalize_label
 from .schema import ANALYSIS_VERSION, analyze_post, build_schema
@@ -94,8 +99,155 @@ def _process(
         yield from pool.imap(_work, rels, chunksize=2)
 
 
+def _commit_with_segments(writer, segments: list[Any]) -> None:
+    """Commit *writer* (its deletions) with the workers' segments added after
+    the existing ones; nothing is merged, so no posting is copied again."""
+    final = writer._merge_segments(None, False, False) + segments
+    if writer._added:
+        final.append(writer._finalize_segment())
+    else:
+        writer._close_segment()
+    writer._commit_toc(final)
+    writer._finish()
+
+
 def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+
+# --- parallel segments ----------------------------------------------------------
+
+# A batch this large is indexed in segments: each worker process analyzes a
+# share of the files and writes its own Whoosh segment, so the parent no
+# longer ingests every posting on one core. Smaller batches (an incremental
+# run after editing a post) go through the parent's writer.
+SEGMENT_MIN_FILES = 64
+WORKER_LIMIT_MB = 256
+WRITTEN = object()  # in place of a doc: a worker has already written it
+
+
+def _shares(posts_dir: Path, rels: list[str], n: int) -> list[list[str]]:
+    """*rels* cut into *n* contiguous runs of about equal size in bytes.
+
+    Contiguous runs keep doc numbers in file order, as a serial build has
+    them; equal bytes keep the workers busy for about the same time.
+    """
+    sizes = []
+    for rel in rels:
+        try:
+            sizes.append((posts_dir / rel).stat().st_size + 1)
+        except OSError:
+            sizes.append(1)
+    total = sum(sizes)
+    shares: list[list[str]] = [[] for _ in range(n)]
+    done = 0
+    for rel, size in zip(rels, sizes, strict=True):
+        shares[min(n - 1, done * n // total)].append(rel)
+        done += size
+    return [s for s in shares if s]
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker when the indexer dies (SIGKILL included)."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _write_segment(
+    number: int, build_dir: Path, posts_dir: Path, site: SiteConfig, rels: list[str], out
+) -> None:
+    """Worker process: analyze *rels* into a new segment of the index in *build_dir*."""
+    _die_with_parent()
+    parent = os.getppid()
+    writer = None
+    try:
+        _init_worker(posts_dir, site, analyze=True)
+        ix = whoosh_index.open_dir(str(build_dir))
+        writer = SegmentWriter(ix, _lk=False, limitmb=WORKER_LIMIT_MB)
+        for rel in rels:
+            if os.getppid() != parent:
+                os._exit(1)  # the indexer is gone: stop writing into its build
+            result, doc = _work(rel)
+            if doc is not None:
+                writer.add_document(**doc)
+            out.put((number, "post", (result, doc is not None)))
+        if writer._added:
+            segment = writer._finalize_segment()
+        else:
+            writer._close_segment()
+            segment = None
+        out.put((number, "done", segment))
+    except BaseException as exc:  # noqa: BLE001 - the parent raises it
+        # Not writer.cancel(): that removes the temporary folder every writer
+        # of the index shares. The build folder goes as a whole on failure.
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer._close_segment()
+        out.put((number, "error", exc))
+
+
+class _SegmentBuild:
+    """Workers writing one segment each; iterating yields ``(result, doc)``
+    in file order (``doc`` is :data:`WRITTEN` or ``None``), after which
+    :attr:`segments` holds the new segments in the same order."""
+
+    def __init__(self, build_dir: Path, posts_dir: Path, site: SiteConfig, rels, workers: int):
+        self.shares = _shares(posts_dir, rels, workers)
+        self.segments: list[Any] = []
+        ctx = multiprocessing.get_context("fork")
+        self.queue = ctx.Queue()
+        self.procs = [
+            ctx.Process(target=_write_segment,
+                        args=(i, build_dir, posts_dir, site, share, self.queue), daemon=True)
+            for i, share in enumerate(self.shares)
+        ]  # fmt: skip
+
+    def __iter__(self) -> Iterator[tuple[LoadResult, Any]]:
+        for proc in self.procs:
+            proc.start()
+        n = len(self.procs)
+        pending: list[list] = [[] for _ in range(n)]
+        segments: list[Any] = [None] * n
+        finished = [False] * n
+        current = 0
+        try:
+            while current < n:
+                if pending[current]:
+                    result, written = pending[current].pop(0)
+                    yield result, (WRITTEN if written else None)
+                    continue
+                if finished[current]:
+                    current += 1
+                    continue
+                number, kind, payload = self._next()
+                if kind == "post":
+                    pending[number].append(payload)
+                elif kind == "done":
+                    segments[number] = payload
+                    finished[number] = True
+                else:
+                    raise payload
+        finally:
+            self.stop()
+        self.segments = [s for s in segments if s is not None]
+
+    def _next(self):
+        while True:
+            try:
+                return self.queue.get(timeout=1.0)
+            except queue.Empty:
+                for i, proc in enumerate(self.procs):
+                    if proc.exitcode not in (None, 0):
+                        raise RuntimeError(
+                            f"indexing worker {i} died (exit code {proc.exitcode})"
+                        ) from None
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.is_alive():
+                proc.kill()
+            proc.join()
 
 
 # --- the build ----------------------------------------------------------------
@@ -230,7 +382,10 @@ def build_index(
                     if old_files[rel].get("indexed"):
                         writer.delete_by_term("id", rel)
                         report.deleted += 1
-                results = _process(posts_dir, site, todo, workers)
+                build = None
+                if workers > 1 and len(todo) >= SEGMENT_MIN_FILES:
+                    build = _SegmentBuild(build_dir, posts_dir, site, todo, workers)
+                results = build if build is not None else _process(posts_dir, site, todo, workers)
                 if progress is not None:
                     results = progress(results, len(todo))
                 for result, doc in results:
@@ -241,7 +396,8 @@ def build_index(
                         writer.delete_by_term("id", rel)
                     entry = {"state": _file_state(posts_dir / rel), "indexed": False}
                     if result.post is not None and doc is not None:
-                        writer.add_document(**doc)
+                        if doc is not WRITTEN:
+                            writer.add_document(**doc)
                         for facet in ("tags", "categories"):
                             for value in getattr(result.post, facet):
                                 labels[facet].setdefault(normalize_label(value), value)
@@ -264,7 +420,10 @@ def build_index(
                     if report.analyzed == max(1, len(todo) // 2):
                         fault_point("analysis")
                 fault_point("commit")
-                writer.commit()
+                if build is not None:
+                    _commit_with_segments(writer, build.segments)
+                else:
+                    writer.commit()
             except BaseException:
                 writer.cancel()
                 ix.close()

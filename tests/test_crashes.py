@@ -36,6 +36,7 @@ from reliability_fixtures import (
 from whoosh import writing as whoosh_writing
 
 from search import store as store_module
+from search.indexer import SEGMENT_MIN_FILES
 from search.query import SearchEngine, SearchRequest
 from search.store import IndexStore
 
@@ -105,6 +106,52 @@ def test_a_killed_indexer_leaves_a_complete_version_and_the_next_run_recovers(
         f"versions while paused {len(versions)} (current {before[-6:]}); "
         f"recovered: {result.stdout.strip()[:60]}…"
     )
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()] if path.exists() else []
+
+
+def _gone(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"  # a zombie runs no code
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_a_killed_parallel_build_takes_its_segment_writers_with_it(
+    rel_fresh_blog, rel_paused, tmp_path, point
+):
+    """With two workers and enough posts, each worker writes its own segment;
+    killing the indexer kills them too, and the next run recovers."""
+    posts, index_dir = rel_fresh_blog
+    before = current(index_dir)
+    for i in range(SEGMENT_MIN_FILES + 6):
+        (posts / f"2023-01-01-filler-{i:03d}.md").write_text(
+            f"---\ntitle: 埋め草 {i}\n---\n埋め草の本文 {i}。\n", encoding="utf-8"
+        )
+    (posts / NEW_POST).write_text(NEW_POST_TEXT, encoding="utf-8")
+    args = ["index", str(posts), "--index-dir", str(index_dir), "--workers", "2", "--full"]
+    paused = rel_paused(args, point, tmp_path / "paused")
+    assert paused.reached, paused.output()
+    workers = _children(paused.proc.pid)
+    paused.kill()
+    deadline = time.monotonic() + 10
+    while not all(_gone(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(_gone(w) for w in workers), f"workers {workers} outlived the indexer"
+    assert_serving(index_dir, expected_version=before)
+    assert NEW_POST not in search_ids(index_dir, NEW_WORD)
+
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr
+    assert not tmp_builds(index_dir), tmp_builds(index_dir)
+    assert_serving(index_dir)
+    assert NEW_POST in search_ids(index_dir, NEW_WORD)
+    report(f"  killed a 2-worker segmented build at {point!r}: {len(workers)} workers gone")
 
 
 def test_the_analysis_fault_point_is_reached_when_one_post_was_added(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -17,7 +18,9 @@ import pytest
 from click.testing import CliRunner
 from helpers import BAD_DIR, POSTS_DIR, marked, search, search_ids
 from whoosh import index as whoosh_index
+from whoosh.writing import SegmentWriter
 
+import search.indexer as indexer_module
 import search.store as store_module
 from search.cli import main
 from search.indexer import IndexReport, build_index
@@ -109,6 +112,50 @@ def test_snippets_mark_matches_in_every_segment_after_an_update(built):
     assert SHINKANSEN in [h.id for h in untouched]
     assert all(set(marked(h.snippet)) <= {"新幹線"} for h in untouched)
     assert "新幹線" in marked(next(h for h in untouched if h.id == SHINKANSEN).snippet)
+
+
+def test_workers_writing_their_own_segments_build_the_same_index(
+    blog_copy, tmp_path, monkeypatch
+):
+    serial = index(blog_copy, tmp_path / "serial", workers=1)
+    monkeypatch.setattr(indexer_module, "SEGMENT_MIN_FILES", 2)
+    parallel = index(blog_copy, tmp_path / "parallel", workers=2)
+    assert (parallel.added, parallel.documents) == (serial.added, serial.documents)
+    assert [str(p) for p in parallel.problems] == [str(p) for p in serial.problems]
+    ix = whoosh_index.open_dir(str(IndexStore(tmp_path / "parallel").current().path))
+    with ix.reader() as reader:
+        assert len(list(reader.leaf_readers())) == 2  # one segment per worker
+    ix.close()
+    engines = [SearchEngine(tmp_path / name) for name in ("serial", "parallel")]
+    try:
+        for q in ["新幹線", "コンピュータ", "サーバー", "Llama", "バイオリン", "", "アプリ -京都"]:
+            a, b = (e.search(SearchRequest(q=q, per_page=50)).to_dict() for e in engines)
+            for result in (a, b):
+                result.pop("processingTimeMs")
+                result.pop("indexVersion", None)
+            assert a == b, q
+    finally:
+        for e in engines:
+            e.close()
+
+
+def test_a_failing_segment_writer_fails_the_build_and_keeps_the_old_version(
+    built, monkeypatch
+):
+    posts, index_dir, _, engine = built
+    before = IndexStore(index_dir).current_name()
+    monkeypatch.setattr(indexer_module, "SEGMENT_MIN_FILES", 2)
+
+    def full_disk(self, **fields):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(SegmentWriter, "add_document", full_disk)
+    with pytest.raises(OSError) as raised:
+        index(posts, index_dir, workers=2, full=True)
+    assert raised.value.errno == errno.ENOSPC
+    assert IndexStore(index_dir).current_name() == before
+    assert not tmp_dirs(index_dir)
+    assert SHINKANSEN in search_ids(engine, "新幹線")
 
 
 def test_deleted_post_leaves_the_index(built):
