@@ -14,6 +14,7 @@ import pickle
 import threading
 import zlib
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,8 @@ from typing import Any
 import numpy as np
 from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.reading import TermNotFound
-from whoosh.util.numlists import delta_decode
 
+from .schema import SCORING_FIELDS
 from .store import read_labels
 
 MAX_CACHED_TERMS = 50_000
@@ -79,10 +80,30 @@ class _Block:
 
     def read(self) -> tuple[np.ndarray, tuple]:
         """(doc numbers, raw values) of the block's postings."""
-        data = self.postfile.get(self.offset, self.length)
-        ids, _weights, values = pickle.loads(zlib.decompress(data) if self.compressed else data)
-        docs = np.fromiter(delta_decode(ids), dtype=np.int32) + self.base
-        return docs, values
+        ids, _weights, values = _block_data(self.postfile, self.offset, self.length,
+                                            self.compressed)  # fmt: skip
+        return _doc_ids(ids) + self.base, values
+
+
+def _block_data(postfile, offset: int, length: int, compressed: bool) -> tuple:
+    """The (ids, weights, values) tuple of a Whoosh 3 postings block."""
+    data = postfile.get(offset, length)
+    return pickle.loads(zlib.decompress(data) if compressed else data)
+
+
+def _doc_ids(deltas) -> np.ndarray:
+    """Doc numbers from a block's delta-encoded ids."""
+    return np.cumsum(np.asarray(deltas, dtype=np.int64)).astype(np.int32)
+
+
+def _weights(minified, n: int) -> np.ndarray:
+    """A block's weights: Whoosh stores None when all are 1, one number when
+    all are equal."""
+    if minified is None:
+        return np.ones(n, dtype=np.float32)
+    if isinstance(minified, int | float):
+        return np.full(n, minified, dtype=np.float32)
+    return np.asarray(minified, dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -102,9 +123,6 @@ class Postings:
 
     docs: np.ndarray  # int32, sorted
     tf: np.ndarray  # float32
-    # Where each doc's stored positions are: the last doc of every block.
-    block_last: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
-    blocks: tuple = ()
 
     @property
     def df(self) -> int:
@@ -128,6 +146,7 @@ class DocTable:
     _lengths: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _avg_lengths: dict[str, float] = field(default_factory=dict, repr=False)
     _postings: dict[tuple[str, str, bool], Postings] = field(default_factory=dict, repr=False)
+    _block_maps: dict[tuple[str, str], tuple] = field(default_factory=dict, repr=False)
     _blocks: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -220,12 +239,13 @@ class DocTable:
             ]
             result = _sum_postings(parts, self.size)
         else:
-            result = _read_postings(reader, field_name, text)
-            if result.df:
-                keep = self.live[result.docs]
-                boost = reader.schema[field_name].format.field_boost or 1.0
-                result = Postings(result.docs[keep], result.tf[keep] / boost,
-                                  result.block_last, result.blocks)  # fmt: skip
+            source = SCORING_FIELDS.get(field_name, field_name)
+            if source not in reader.schema:
+                source = field_name
+            docs, tf = _read_postings(reader, source, text)
+            keep = self.live[docs]
+            boost = reader.schema[source].format.field_boost or 1.0
+            result = Postings(docs[keep], tf[keep] / boost) if keep.any() else EMPTY
         with self._lock:
             if len(self._postings) >= MAX_CACHED_TERMS:
                 self._postings.clear()
@@ -238,36 +258,39 @@ class DocTable:
         i = int(np.searchsorted(postings.docs, doc))
         if i >= postings.df or postings.docs[i] != doc:
             return {}
-        b = int(np.searchsorted(postings.block_last, doc))
+        with self._lock:
+            block_map = self._block_maps.get((field_name, text))
+        if block_map is None:
+            block_map = _read_block_map(self.reader, field_name, text)
+            with self._lock:
+                if len(self._block_maps) >= MAX_CACHED_TERMS:
+                    self._block_maps.clear()
+                self._block_maps[(field_name, text)] = block_map
+        last, blocks = block_map
+        b = int(np.searchsorted(last, doc))
+        if b >= len(blocks):
+            return {}
         key = (field_name, text, b)
         with self._lock:
             block = self._blocks.get(key)
             if block is not None:
                 self._blocks.move_to_end(key)
         if block is None:
-            block = postings.blocks[b].read()
+            block = blocks[b].read()
             with self._lock:
                 self._blocks[key] = block
                 if len(self._blocks) > MAX_CACHED_BLOCKS:
                     self._blocks.popitem(last=False)
         docs, values = block
         j = int(np.searchsorted(docs, doc))
+        if j >= len(docs) or docs[j] != doc:
+            return {}
         decode = self.reader.schema[field_name].format.decoder("characters")
         return {pos: (start, end) for pos, start, end in decode(values[j])}
 
 
-def _read_postings(reader, field_name: str, text: str) -> Postings:
-    """All docs and weights of a term, with where each block lies on disk.
-
-    Whoosh 2.7.4 (pinned) stores postings in blocks of ids, weights and
-    values; the arrays are taken a block at a time, which is an order of
-    magnitude faster than asking its matcher for every posting in Python.
-    Deleted docs are kept here (the caller masks them out).
-    """
-    ids: list[np.ndarray] = []
-    weights: list[np.ndarray] = []
-    last: list[int] = []
-    blocks: list[_Block | _LoadedBlock] = []
+def _leaf_matchers(reader, field_name: str, text: str) -> Iterator[tuple[Any, int]]:
+    """Each segment's matcher for a term (deleted docs included), with its base."""
     for leaf, base in reader.leaf_readers():
         if field_name not in leaf.schema:
             continue
@@ -275,36 +298,61 @@ def _read_postings(reader, field_name: str, text: str) -> Postings:
         try:
             # The terms reader's matcher, not leaf.postings(): that one wraps
             # a segment with deletions in a slow filtering matcher.
-            m = leaf._terms.matcher(field_name, leaf._text_to_bytes(field_name, text), fmt)
+            yield leaf._terms.matcher(field_name, leaf._text_to_bytes(field_name, text), fmt), base
         except TermNotFound:
             continue
+
+
+def _read_postings(reader, field_name: str, text: str) -> tuple[np.ndarray, np.ndarray]:
+    """All docs and weights of a term, deleted docs included.
+
+    Whoosh 2.7.4 (pinned) stores postings in blocks of ids, weights and
+    values; the arrays are taken a block at a time, which is an order of
+    magnitude faster than asking its matcher for every posting in Python.
+    """
+    ids: list[np.ndarray] = [np.zeros(0, dtype=np.int32)]
+    weights: list[np.ndarray] = [np.zeros(0, dtype=np.float32)]
+    for m, base in _leaf_matchers(reader, field_name, text):
         if type(m) is not W3LeafMatcher:
-            docs = np.fromiter(m.all_ids(), dtype=np.int32)
-            m.reset()
-            items = [(m.weight(), m.value()) for _ in _advance(m)]
-            ids.append(docs + base)
-            weights.append(np.array([w for w, _ in items], dtype=np.float32))
-            if len(docs):
-                last.append(int(docs[-1]) + base)
-                blocks.append(_LoadedBlock(docs + base, tuple(v for _, v in items)))
+            items = [(m.id(), m.weight()) for _ in _advance(m)]
+            ids.append(np.array([d for d, _ in items], dtype=np.int32) + base)
+            weights.append(np.array([w for _, w in items], dtype=np.float32))
             continue
         while m.is_active():
-            if m._ids is None:
-                m._read_ids()
-            if m._weights is None:
-                m._read_weights()
-            ids.append(np.asarray(m._ids, dtype=np.int32) + base)
-            weights.append(np.asarray(m._weights, dtype=np.float32))
+            deltas, w, _ = _block_data(m._postfile, m._dataoffset,
+                                       m._nextoffset - m._dataoffset, m._compression)  # fmt: skip
+            ids.append(_doc_ids(deltas) + base)
+            weights.append(_weights(w, m._blocklength))
+            if m._lastblock:
+                break
+            m._goto(m._nextoffset)
+    return np.concatenate(ids), np.concatenate(weights)
+
+
+def _read_block_map(reader, field_name: str, text: str) -> tuple[np.ndarray, tuple]:
+    """Where a term's postings blocks lie: the last doc of each, and the block.
+
+    Only the block headers are read; a block's data is decoded when a doc in
+    it is highlighted.
+    """
+    last: list[int] = []
+    blocks: list[_Block | _LoadedBlock] = []
+    for m, base in _leaf_matchers(reader, field_name, text):
+        if type(m) is not W3LeafMatcher:
+            items = [(m.id(), m.value()) for _ in _advance(m)]
+            if items:
+                docs = np.array([d for d, _ in items], dtype=np.int32) + base
+                last.append(int(docs[-1]))
+                blocks.append(_LoadedBlock(docs, tuple(v for _, v in items)))
+            continue
+        while m.is_active():
             last.append(m._maxid + base)
             blocks.append(_Block(m._postfile, m._dataoffset, m._nextoffset - m._dataoffset,
                                  bool(m._compression), base))  # fmt: skip
             if m._lastblock:
                 break
             m._goto(m._nextoffset)
-    if not ids:
-        return EMPTY
-    return Postings(np.concatenate(ids), np.concatenate(weights),
-                    np.array(last, dtype=np.int32), tuple(blocks))  # fmt: skip
+    return np.array(last, dtype=np.int32), tuple(blocks)
 
 
 def _advance(m):

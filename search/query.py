@@ -536,9 +536,12 @@ class _CharPositions:
 
 
 def _pattern_spans(chars: _CharPositions, doc: int, field_name: str, seq) -> list:
-    occurrences = [chars.get(field_name, t, doc) for t in seq]
-    if not all(occurrences):
-        return []
+    occurrences = []
+    for t in seq:
+        occ = chars.get(field_name, t, doc)
+        if not occ:
+            return []
+        occurrences.append(occ)
     first, last = occurrences[0], occurrences[-1]
     return [
         (a, last[pos + len(seq) - 1][1])

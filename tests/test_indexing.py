@@ -23,8 +23,10 @@ from whoosh.writing import SegmentWriter
 import search.indexer as indexer_module
 import search.store as store_module
 from search.cli import main
+from search.doctable import DocTable
 from search.indexer import IndexReport, build_index
 from search.query import SearchEngine, SearchRequest
+from search.schema import SCORING_FIELDS
 from search.site import load_site_config
 from search.store import IndexLocked, IndexStore
 
@@ -90,6 +92,31 @@ def test_changed_post_is_reindexed(built):
     assert report.documents == 8
     assert search_ids(engine, "チェロ") == [VIOLIN]
     assert VIOLIN not in search_ids(engine, "バイオリン")
+
+
+def test_scoring_reads_the_count_fields_which_match_the_positional_ones(built):
+    _, index_dir, _, engine = built
+    ix = whoosh_index.open_dir(str(IndexStore(index_dir).current().path))
+    with ix.reader() as reader:
+        table = DocTable.build(reader)
+        checked = 0
+        for name, counts in SCORING_FIELDS.items():
+            for term in list(reader.lexicon(name))[:200]:
+                text = term.decode("utf-8")
+                positional = dict(reader.postings(name, text).items_as("frequency"))
+                m = reader.postings(counts, text)
+                shadow = {}
+                while m.is_active():  # weights as stored (the format decodes none)
+                    shadow[m.id()] = m.weight()
+                    m.next()
+                assert shadow == pytest.approx(positional), (name, text)
+                postings = table.postings(name, text)
+                assert dict(zip(postings.docs.tolist(), postings.tf.tolist(), strict=True)) == (
+                    pytest.approx(positional)
+                )
+                checked += 1
+        assert checked > 100
+    ix.close()
 
 
 def test_snippets_mark_matches_in_every_segment_after_an_update(built):
