@@ -108,7 +108,9 @@ def _weights(minified, n: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _LoadedBlock:
-    """Postings already in memory (Whoosh inlines a term's only posting)."""
+    """Postings read through a matcher other than the on-disk block reader
+    (Whoosh can inline short posting lists in the term info; 2.7.4's default
+    inline limit never does, so this is the fallback, not the common path)."""
 
     docs: np.ndarray
     values: tuple
@@ -318,14 +320,12 @@ def _read_postings(reader, field_name: str, text: str) -> tuple[np.ndarray, np.n
             ids.append(np.array([d for d, _ in items], dtype=np.int32) + base)
             weights.append(np.array([w for _, w in items], dtype=np.float32))
             continue
-        while m.is_active():
-            deltas, w, _ = _block_data(m._postfile, m._dataoffset,
-                                       m._nextoffset - m._dataoffset, m._compression)  # fmt: skip
+        for block in _blocks_of(m):
+            deltas, w, _ = _block_data(block._postfile, block._dataoffset,
+                                       block._nextoffset - block._dataoffset,
+                                       block._compression)  # fmt: skip
             ids.append(_doc_ids(deltas) + base)
-            weights.append(_weights(w, m._blocklength))
-            if m._lastblock:
-                break
-            m._goto(m._nextoffset)
+            weights.append(_weights(w, block._blocklength))
     return np.concatenate(ids), np.concatenate(weights)
 
 
@@ -345,14 +345,21 @@ def _read_block_map(reader, field_name: str, text: str) -> tuple[np.ndarray, tup
                 last.append(int(docs[-1]))
                 blocks.append(_LoadedBlock(docs, tuple(v for _, v in items)))
             continue
-        while m.is_active():
-            last.append(m._maxid + base)
-            blocks.append(_Block(m._postfile, m._dataoffset, m._nextoffset - m._dataoffset,
-                                 bool(m._compression), base))  # fmt: skip
-            if m._lastblock:
-                break
-            m._goto(m._nextoffset)
+        for block in _blocks_of(m):
+            last.append(block._maxid + base)
+            blocks.append(_Block(block._postfile, block._dataoffset,
+                                 block._nextoffset - block._dataoffset,
+                                 bool(block._compression), base))  # fmt: skip
     return np.array(last, dtype=np.int32), tuple(blocks)
+
+
+def _blocks_of(m: W3LeafMatcher) -> Iterator[W3LeafMatcher]:
+    """*m* positioned on each of its blocks in turn; only block headers are read."""
+    while m.is_active():
+        yield m
+        if m._lastblock:
+            break
+        m._goto(m._nextoffset)
 
 
 def _advance(m):

@@ -19,6 +19,7 @@ import queue
 import shutil
 import signal
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -100,13 +101,11 @@ def _process(
 
 
 def _commit_with_segments(writer, segments: list[Any]) -> None:
-    """Commit *writer* (its deletions) with the workers' segments added after
-    the existing ones; nothing is merged, so no posting is copied again."""
-    final = writer._merge_segments(None, False, False) + segments
-    if writer._added:
-        final.append(writer._finalize_segment())
-    else:
-        writer._close_segment()
+    """Commit *writer* (it holds only deletions) with the workers' segments
+    added after the existing ones; nothing is merged, so no posting is copied
+    again."""
+    final = writer._merge_segments(None, False, False) + segments  # merge=False
+    writer._close_segment()
     writer._commit_toc(final)
     writer._finish()
 
@@ -207,14 +206,14 @@ class _SegmentBuild:
         for proc in self.procs:
             proc.start()
         n = len(self.procs)
-        pending: list[list] = [[] for _ in range(n)]
+        pending: list[deque] = [deque() for _ in range(n)]
         segments: list[Any] = [None] * n
         finished = [False] * n
         current = 0
         try:
             while current < n:
                 if pending[current]:
-                    result, written = pending[current].pop(0)
+                    result, written = pending[current].popleft()
                     yield result, (WRITTEN if written else None)
                     continue
                 if finished[current]:
