@@ -29,6 +29,7 @@ from typing import Any
 from whoosh import index as whoosh_index
 from whoosh.writing import SegmentWriter
 
+from .codec import Codec
 from .posts import LoadResult, Problem, find_post_files, load_post, normalize_label
 from .schema import ANALYSIS_VERSION, analyze_post, build_schema
 from .site import SiteConfig
@@ -163,7 +164,7 @@ def _write_segment(
     try:
         _init_worker(posts_dir, site, analyze=True)
         ix = whoosh_index.open_dir(str(build_dir))
-        writer = SegmentWriter(ix, _lk=False, limitmb=WORKER_LIMIT_MB)
+        writer = SegmentWriter(ix, _lk=False, limitmb=WORKER_LIMIT_MB, codec=Codec())
         for rel in rels:
             if os.getppid() != parent:
                 os._exit(1)  # the indexer is gone: stop writing into its build
@@ -375,7 +376,7 @@ def build_index(
             else:
                 store.copy_version(base, build_dir)
                 ix = whoosh_index.open_dir(str(build_dir))
-            writer = ix.writer(limitmb=256)
+            writer = ix.writer(limitmb=256, codec=Codec())
             try:
                 for rel in deleted:
                     if old_files[rel].get("indexed"):
