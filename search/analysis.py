@@ -175,6 +175,23 @@ def janome_tokenizer():
     return tok
 
 
+def _janome_splitter():
+    """This thread's Janome that never groups unknown characters, so that a
+    katakana compound it does not know comes out as the words it knows."""
+    tok = getattr(_local, "splitter", None)
+    if tok is None:
+        from janome.tokenizer import Tokenizer as Janome
+
+        tok = _local.splitter = Janome(max_unknown_length=1)
+    return tok
+
+
+def load_tokenizers() -> None:
+    """Construct this thread's Janome tokenizers now (before a server forks)."""
+    janome_tokenizer()
+    _janome_splitter()
+
+
 # Parts of speech that carry no search meaning on their own.
 _STOP_POS = frozenset(
     ["助詞", "助動詞", "記号", "フィラー", "接続詞", "連体詞", "感動詞", "その他"]
@@ -228,6 +245,31 @@ def _tokenize_run(segment: str) -> Iterator[tuple[str, int, int]]:
         if text in _STOP_BASE:
             continue
         yield fold_word(text), start, offset
+
+
+_KATAKANA_COMPOUND = re.compile(r"^[\u30a1-\u30fa\u30fc]{4,}$")
+
+
+@functools.lru_cache(maxsize=4096)
+def katakana_parts(word: str) -> tuple[str, ...]:
+    """The words of a katakana compound that Janome does not know, folded.
+
+    Janome keeps an unknown katakana run whole (シングルユーザログイン), so
+    a query word like that matches only posts with the very same compound.
+    Its parts are the known words the run splits into when unknown runs are
+    not grouped; a split with an unknown or one-character piece is no split.
+    """
+    if not _KATAKANA_COMPOUND.match(word):
+        return ()
+    tokens = list(janome_tokenizer().tokenize(word))
+    if len(tokens) != 1 or tokens[0].node_type != "UNKNOWN":
+        return ()
+    parts = []
+    for token in _janome_splitter().tokenize(word):
+        if token.node_type == "UNKNOWN" or len(token.surface) < 2:
+            return ()
+        parts.append(fold_word(token.surface))
+    return tuple(parts) if len(parts) > 1 else ()
 
 
 def word_terms(text: str, mode: str = "index") -> list[Term]:

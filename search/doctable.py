@@ -210,8 +210,10 @@ class DocTable:
         arr = self._lengths.get(field_name)
         if arr is None:
             reader = self.reader
+            # Whoosh answers None (not the default) for a doc without the
+            # field in some segments; that is a length of 0, not NaN.
             arr = np.array(
-                [reader.doc_field_length(d, field_name, 0) for d in range(self.size)],
+                [reader.doc_field_length(d, field_name, 0) or 0 for d in range(self.size)],
                 dtype=np.float32,
             )
             self._lengths[field_name] = arr

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from whoosh import query as wq
 
-from .analysis import bigram_terms, word_terms
+from .analysis import bigram_terms, katakana_parts, normalize, word_terms
 from .doctable import DocTable, Postings
 from .posts import normalize_label
 from .querylang import Clause, parse_query
@@ -177,6 +177,20 @@ def _word_units(clause: Clause, max_words: int, synonyms: Synonyms | None = None
                 subs += [wq.And([wq.Term(f, p) for p in parts]) for f in words]
                 hl += [(f, tuple(parts)) for f in words]
                 match += [[(f, p, False) for p in parts] for f in words]
+        elif pieces := katakana_parts(normalize(surface).text):
+            # A katakana compound Janome does not know is searched as the
+            # words it is made of, as if the reader had spaced them:
+            # シングルユーザログイン finds シングルユーザモード ... ログイン.
+            split = [
+                u
+                for p in dict.fromkeys(pieces)
+                for u in _word_units(Clause(p, field=clause.field), max_words)
+            ]
+            alternatives = synonyms.expand((term.text,)) if synonyms else []
+            if alternatives:
+                split = [_with_synonyms(_combine(split, "and"), alternatives, clause, max_words)]
+            units += split
+            continue
         else:
             bigrams = bigram_unit(surface, grams)
             if bigrams is not None:
@@ -238,6 +252,22 @@ def _with_synonyms(unit: Unit, alternatives: list[str], clause: Clause, max_word
     return _combine(options, "or") if len(options) > 1 else unit
 
 
+def scoring_bigrams(text: str) -> list[str]:
+    """The bigrams of *text* for the bigram score: all but those wholly inside
+    particles and endings (の, から, する), which nearly every post has.
+
+    A bigram that joins a word to a particle (ルノ of ファイルの) stays: it
+    scores posts that use the word the way the query does.
+    """
+    grams = [t for t in bigram_terms(text) if len(t.text) == 2]
+    content: set[int] = set()
+    for w in word_terms(text, mode="query"):
+        content.update(range(w.start, w.end))
+    kept = [t.text for t in grams if t.start in content or t.end - 1 in content]
+    # Only particles (a query of の or から): their bigrams are all there is.
+    return kept or [t.text for t in grams]
+
+
 def compile_query(text: str, max_words: int = 32, synonyms: Synonyms | None = None) -> Compiled:
     """Compile the user's query text; never raises."""
     parsed = parse_query(text)
@@ -259,9 +289,7 @@ def compile_query(text: str, max_words: int = 32, synonyms: Synonyms | None = No
             if not units:
                 continue
             if not clause.excluded:
-                bigrams.update(
-                    (t.text, None) for t in bigram_terms(clause.text) if len(t.text) == 2
-                )
+                bigrams.update((g, None) for g in scoring_bigrams(clause.text))
             if clause.excluded:
                 comp.excluded += units
             elif clause.required:

@@ -15,6 +15,7 @@ from search.analysis import (
     bigram_terms,
     fold_kana,
     fold_word,
+    katakana_parts,
     normalize,
     word_terms,
 )
@@ -259,6 +260,26 @@ def test_tokenizers_pickle_on_their_own():
         again = pickle.loads(pickle.dumps(tok))
         assert again == tok
         assert [t.text for t in again("東海道新幹線")]
+
+
+def test_unknown_katakana_compound_splits_into_known_words():
+    # Janome keeps these whole (unknown words); their parts are dictionary words.
+    assert katakana_parts("シングルユーザログイン") == ("シングル", "ユーザ", "ログイン")
+    parts = katakana_parts("アクセスコントロールライブラリ")
+    assert parts == ("アクセス", "コントロール", "ライブラリ")
+
+
+@pytest.mark.parametrize(
+    "word",
+    [
+        "メッセージキュー",  # a dictionary word: Janome's own split stands
+        "データ",  # too short to be a compound
+        "チューニングツール",  # a piece Janome does not know: no split
+        "ユーザー識別",  # not katakana only
+    ],
+)
+def test_katakana_word_that_is_not_an_unknown_compound_has_no_parts(word):
+    assert katakana_parts(word) == ()
 
 
 THREAD_TEXTS = [

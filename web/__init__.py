@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Flask
 
-from search.analysis import janome_tokenizer
+from search.analysis import load_tokenizers
 from search.query import SearchEngine
 
 from .config import limits_from, load_config
@@ -32,7 +32,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         limits=limits_from(app.config),
         synonyms=app.config.get("SYNONYMS_FILE") or None,
     )
-    janome_tokenizer()  # load the dictionary before a pre-fork server forks
+    load_tokenizers()  # load the dictionary before a pre-fork server forks
 
     from . import admin, api, pages
 
