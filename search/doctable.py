@@ -10,7 +10,9 @@ operations over at most ``doc_count`` elements.
 
 from __future__ import annotations
 
+import io
 import pickle
+import struct
 import threading
 import zlib
 from collections import OrderedDict
@@ -20,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC
 from whoosh.reading import TermNotFound
 
+from .codec import decode_counts
 from .schema import SCORING_FIELDS
 from .store import read_labels
 
@@ -30,6 +33,8 @@ MAX_CACHED_TERMS = 50_000
 # Decoded postings blocks kept for highlighting (each about 10 KB).
 MAX_CACHED_BLOCKS = 2048
 MAX_PREFIX_TERMS = 200
+# The length (negative for a term's last block) before each postings block.
+_BLOCK_SIZE = struct.Struct("!i")
 
 
 @dataclass
@@ -293,18 +298,47 @@ class DocTable:
         return {pos: (start, end) for pos, start, end in decode(values[j])}
 
 
-def _leaf_matchers(reader, field_name: str, text: str) -> Iterator[tuple[Any, int]]:
-    """Each segment's matcher for a term (deleted docs included), with its base."""
+def _term_infos(reader, field_name: str, text: str) -> Iterator[tuple[Any, Any, int]]:
+    """Each segment's (terms reader, term info) for a term, with its base."""
     for leaf, base in reader.leaf_readers():
         if field_name not in leaf.schema:
             continue
-        fmt = leaf.schema[field_name].format
+        terms = leaf._terms
         try:
-            # The terms reader's matcher, not leaf.postings(): that one wraps
-            # a segment with deletions in a slow filtering matcher.
-            yield leaf._terms.matcher(field_name, leaf._text_to_bytes(field_name, text), fmt), base
+            yield terms, terms.term_info(field_name, leaf._text_to_bytes(field_name, text)), base
         except TermNotFound:
             continue
+
+
+def _extent(info) -> tuple[int, int]:
+    """(offset, length) of a term's postings in the postings file."""
+    offset, length = info.extent()
+    # Whoosh 2.7.4 reads the length back as a 1-tuple (it never uses it).
+    return offset, length[0] if isinstance(length, tuple) else length
+
+
+def _block_headers(postfile, offset: int, length: int) -> Iterator[tuple[bytes, int, int, tuple]]:
+    """A term's postings blocks, read with one call: ``(buffer, data start,
+    data end, header)``, the header being Whoosh 3's ``(postings, last id,
+    max weight, compression, min length, max length)``.
+
+    Whoosh's own matcher reads the same headers a few file calls at a time,
+    which cost more than most terms' postings.
+    """
+    buf = postfile.get(offset, length)
+    if buf[: len(WHOOSH3_HEADER_MAGIC)] != WHOOSH3_HEADER_MAGIC:
+        raise ValueError(f"not a Whoosh 3 postings list at offset {offset}")
+    stream = io.BytesIO(buf)
+    at = len(WHOOSH3_HEADER_MAGIC)
+    while at < length:
+        (size,) = _BLOCK_SIZE.unpack_from(buf, at)
+        stream.seek(at + _BLOCK_SIZE.size)
+        header = pickle.load(stream)
+        end = at + _BLOCK_SIZE.size + abs(size)
+        yield buf, stream.tell(), end, header
+        if size < 0:  # the last block
+            break
+        at = end
 
 
 def _read_postings(reader, field_name: str, text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -316,18 +350,22 @@ def _read_postings(reader, field_name: str, text: str) -> tuple[np.ndarray, np.n
     """
     ids: list[np.ndarray] = [np.zeros(0, dtype=np.int32)]
     weights: list[np.ndarray] = [np.zeros(0, dtype=np.float32)]
-    for m, base in _leaf_matchers(reader, field_name, text):
-        if type(m) is not W3LeafMatcher:
-            items = [(m.id(), m.weight()) for _ in _advance(m)]
-            ids.append(np.array([d for d, _ in items], dtype=np.int32) + base)
-            weights.append(np.array([w for _, w in items], dtype=np.float32))
+    for terms, info, base in _term_infos(reader, field_name, text):
+        if info.is_inlined():
+            inline_ids, inline_weights, _ = info.inlined_postings()
+            ids.append(np.asarray(inline_ids, dtype=np.int32) + base)
+            weights.append(np.asarray(inline_weights, dtype=np.float32))
             continue
-        for block in _blocks_of(m):
-            deltas, w, _ = _block_data(block._postfile, block._dataoffset,
-                                       block._nextoffset - block._dataoffset,
-                                       block._compression)  # fmt: skip
+        for buf, start, end, header in _block_headers(terms._postfile, *_extent(info)):
+            data = buf[start:end]
+            deltas, w, _ = pickle.loads(zlib.decompress(data) if header[3] else data)
+            if isinstance(deltas, bytes):  # a count field's packed block
+                docs, w = decode_counts(deltas, header[0])
+                ids.append(docs + base)
+                weights.append(w)
+                continue
             ids.append(_doc_ids(deltas) + base)
-            weights.append(_weights(w, block._blocklength))
+            weights.append(_weights(w, header[0]))
     return np.concatenate(ids), np.concatenate(weights)
 
 
@@ -339,35 +377,20 @@ def _read_block_map(reader, field_name: str, text: str) -> tuple[np.ndarray, tup
     """
     last: list[int] = []
     blocks: list[_Block | _LoadedBlock] = []
-    for m, base in _leaf_matchers(reader, field_name, text):
-        if type(m) is not W3LeafMatcher:
-            items = [(m.id(), m.value()) for _ in _advance(m)]
-            if items:
-                docs = np.array([d for d, _ in items], dtype=np.int32) + base
+    for terms, info, base in _term_infos(reader, field_name, text):
+        if info.is_inlined():
+            inline_ids, _, values = info.inlined_postings()
+            if inline_ids:
+                docs = np.asarray(inline_ids, dtype=np.int32) + base
                 last.append(int(docs[-1]))
-                blocks.append(_LoadedBlock(docs, tuple(v for _, v in items)))
+                blocks.append(_LoadedBlock(docs, tuple(values)))
             continue
-        for block in _blocks_of(m):
-            last.append(block._maxid + base)
-            blocks.append(_Block(block._postfile, block._dataoffset,
-                                 block._nextoffset - block._dataoffset,
-                                 bool(block._compression), base))  # fmt: skip
+        offset, length = _extent(info)
+        for _, start, end, header in _block_headers(terms._postfile, offset, length):
+            last.append(header[1] + base)
+            blocks.append(_Block(terms._postfile, offset + start, end - start,
+                                 bool(header[3]), base))  # fmt: skip
     return np.array(last, dtype=np.int32), tuple(blocks)
-
-
-def _blocks_of(m: W3LeafMatcher) -> Iterator[W3LeafMatcher]:
-    """*m* positioned on each of its blocks in turn; only block headers are read."""
-    while m.is_active():
-        yield m
-        if m._lastblock:
-            break
-        m._goto(m._nextoffset)
-
-
-def _advance(m):
-    while m.is_active():
-        yield
-        m.next()
 
 
 def _sum_postings(parts: list[Postings], size: int) -> Postings:

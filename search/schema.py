@@ -24,7 +24,7 @@ from .posts import Post, normalize_label
 
 # Bump when analysis or the schema changes: an index built by another
 # version is rebuilt in full instead of being updated.
-ANALYSIS_VERSION = "6"
+ANALYSIS_VERSION = "7"
 
 TITLE_POSITION_FIELDS = ("title", "title_ngram")
 # Large positional fields and the count-only fields that score them.
@@ -63,6 +63,7 @@ class _Counts(formats.Existence):
 
     # Read whole by the scorer, never one block at a time (see search/codec.py).
     postings_per_block = 4096
+    packed_counts = True
 
     def word_values(self, value: Any, analyzer: Any, **kwargs: Any):
         counts = Counter(t.text for t in formats.tokens(value, analyzer, kwargs))

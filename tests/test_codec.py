@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pytest
 from whoosh import index as whoosh_index
 from whoosh.analysis import SpaceSeparatedTokenizer
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.fields import TEXT, Schema
 
-from search.codec import DEFAULT_BLOCK_LIMIT, Codec
-from search.doctable import _blocks_of, _leaf_matchers
+from search.codec import DEFAULT_BLOCK_LIMIT, Codec, decode_counts, encode_counts
+from search.doctable import _block_headers, _extent, _term_infos
 from search.schema import CountField
 
 N_DOCS = 300
@@ -39,13 +41,10 @@ def _write(path: Path, codec) -> object:
 
 
 def _blocks(reader, field: str, term: str) -> list[tuple]:
-    """Per block: (postings, last id, min length, max length, max weight)."""
-    (m, _base), = _leaf_matchers(reader, field, term)  # fmt: skip
-    return [
-        (b._blocklength, b._maxid, b.block_min_length(), b.block_max_length(),
-         b.block_max_weight())  # fmt: skip
-        for b in _blocks_of(m)
-    ]
+    """Per block, its header: (postings, last id, max weight, compression,
+    min length, max length)."""
+    (terms, info, _base), = _term_infos(reader, field, term)  # fmt: skip
+    return [header for *_, header in _block_headers(terms._postfile, *_extent(info))]
 
 
 def test_count_fields_are_written_in_long_blocks(tmp_path: Path):
@@ -73,3 +72,18 @@ def test_postings_and_block_bounds_equal_whoosh_codec(tmp_path: Path):
                     # The lengths read once per document give the same bounds.
                     assert _blocks(a, field, term) == _blocks(b, field, term)
         assert a.doc_field_length(5, "text") == b.doc_field_length(5, "text")
+
+
+@pytest.mark.parametrize(
+    ("ids", "weights"),
+    [
+        ([0, 1, 5, 9_000], [1.0, 2.0, 255.0, 3.0]),  # small deltas, integral weights
+        ([3, 70_000, 70_001, 400_000], [0.5, 1.0, 2.25, 300.0]),  # wide deltas, real weights
+        ([42], [7.0]),
+    ],
+)
+def test_packed_counts_round_trip(ids, weights):
+    packed = encode_counts(np.array(ids, dtype=np.uint32), np.array(weights, dtype=np.float32))
+    docs, w = decode_counts(packed, len(ids))
+    assert docs.tolist() == ids
+    assert w.tolist() == pytest.approx(weights)
