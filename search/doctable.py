@@ -30,7 +30,10 @@ from .schema import SCORING_FIELDS
 from .store import read_labels
 
 MAX_CACHED_TERMS = 50_000
-# Decoded postings blocks kept for highlighting (each about 10 KB).
+# Character positions of a term in a doc kept for highlighting (a few
+# hundred bytes each), and the decoded postings blocks they come from (about
+# 10 KB each, ~150 µs to decode; the hits of a query often share blocks).
+MAX_CACHED_CHARACTERS = 32_768
 MAX_CACHED_BLOCKS = 2048
 MAX_PREFIX_TERMS = 200
 # The length (negative for a term's last block) before each postings block.
@@ -154,6 +157,7 @@ class DocTable:
     _avg_lengths: dict[str, float] = field(default_factory=dict, repr=False)
     _postings: dict[tuple[str, str, bool], Postings] = field(default_factory=dict, repr=False)
     _block_maps: dict[tuple[str, str], tuple] = field(default_factory=dict, repr=False)
+    _characters: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _blocks: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -263,6 +267,12 @@ class DocTable:
 
     def characters(self, field_name: str, text: str, doc: int) -> dict[int, tuple[int, int]]:
         """``{position: (start, end)}`` of a term in one doc, from the index."""
+        key = (field_name, text, doc)
+        with self._lock:
+            cached = self._characters.get(key)
+            if cached is not None:
+                self._characters.move_to_end(key)
+                return cached
         postings = self.postings(field_name, text)
         i = int(np.searchsorted(postings.docs, doc))
         if i >= postings.df or postings.docs[i] != doc:
@@ -279,15 +289,15 @@ class DocTable:
         b = int(np.searchsorted(last, doc))
         if b >= len(blocks):
             return {}
-        key = (field_name, text, b)
+        block_key = (field_name, text, b)
         with self._lock:
-            block = self._blocks.get(key)
+            block = self._blocks.get(block_key)
             if block is not None:
-                self._blocks.move_to_end(key)
+                self._blocks.move_to_end(block_key)
         if block is None:
             block = blocks[b].read()
             with self._lock:
-                self._blocks[key] = block
+                self._blocks[block_key] = block
                 if len(self._blocks) > MAX_CACHED_BLOCKS:
                     self._blocks.popitem(last=False)
         docs, values = block
@@ -295,7 +305,12 @@ class DocTable:
         if j >= len(docs) or docs[j] != doc:
             return {}
         decode = self.reader.schema[field_name].format.decoder("characters")
-        return {pos: (start, end) for pos, start, end in decode(values[j])}
+        found = {pos: (start, end) for pos, start, end in decode(values[j])}
+        with self._lock:
+            self._characters[key] = found
+            if len(self._characters) > MAX_CACHED_CHARACTERS:
+                self._characters.popitem(last=False)
+        return found
 
 
 def _term_infos(reader, field_name: str, text: str) -> Iterator[tuple[Any, Any, int]]:

@@ -24,11 +24,16 @@ from .posts import Post, normalize_label
 
 # Bump when analysis or the schema changes: an index built by another
 # version is rebuilt in full instead of being updated.
-ANALYSIS_VERSION = "7"
+ANALYSIS_VERSION = "8"
 
 TITLE_POSITION_FIELDS = ("title", "title_ngram")
 # Large positional fields and the count-only fields that score them.
-SCORING_FIELDS = {"body": "body_counts", "body_ngram": "body_ngram_counts"}
+SCORING_FIELDS = {
+    "body": "body_counts",
+    "body_ngram": "body_ngram_counts",
+    "lead": "lead_counts",
+    "headings": "headings_counts",
+}
 
 
 @dataclass
@@ -64,6 +69,9 @@ class _Counts(formats.Existence):
     # Read whole by the scorer, never one block at a time (see search/codec.py).
     postings_per_block = 4096
     packed_counts = True
+    # Packed deltas and counts gain little from zlib, which cost more to
+    # undo than the rest of reading a common term.
+    postings_compression = 0
 
     def word_values(self, value: Any, analyzer: Any, **kwargs: Any):
         counts = Counter(t.text for t in formats.tokens(value, analyzer, kwargs))
@@ -113,8 +121,10 @@ def build_schema() -> fields.Schema:
         # title then needs no postings block from the index.
         title_positions=fields.STORED(),
         headings=WordField(chars=False),
+        headings_counts=CountField(WordTokenizer()),
         # The excerpt or first paragraph: where a post says what it is about.
         lead=WordField(chars=False),
+        lead_counts=CountField(WordTokenizer()),
         lead_ngram=CountField(BigramTokenizer(), scorable=True),
         body=WordField(stored=True),
         body_ngram=BigramField(),
@@ -184,9 +194,6 @@ def analyze_post(schema: fields.Schema, post: Post, tz: tzinfo) -> dict[str, Any
     body_terms = word_terms(post.body) if post.body else []
     if body_terms:
         doc["body"] = Preanalyzed(list(schema["body"].index(AnalyzedText(post.body, body_terms))))
-    for name, counts in SCORING_FIELDS.items():
-        if name in doc:
-            doc[counts] = counts_only(doc[name].items)
     lead_terms = word_terms(post.excerpt) if post.excerpt else []
     shift = len(lead_terms) + 1
     lead_terms += [
@@ -195,6 +202,9 @@ def analyze_post(schema: fields.Schema, post: Post, tz: tzinfo) -> dict[str, Any
     if lead_terms:
         lead = AnalyzedText(_text_of(post, "lead"), lead_terms)
         doc["lead"] = Preanalyzed(list(schema["lead"].index(lead)))
+    for name, counts in SCORING_FIELDS.items():
+        if name in doc:
+            doc[counts] = counts_only(doc[name].items)
     local = post.date.astimezone(tz)
     doc.update(
         id=post.id,
