@@ -9,9 +9,9 @@ themselves, and the scorer reads whole posting lists of count-only fields
 index paid that overhead some 60 times per query word. Those fields get
 long blocks of packed integers (:func:`encode_counts`) instead of pickled
 tuples, which NumPy reads in microseconds where unpickling a common term's
-6,000 postings took 200 µs. Positional fields keep short pickled blocks, because highlighting
-decodes the one block holding a hit and a long block of positions would
-cost more than it saves.
+6,000 postings took 200 µs. Positional fields keep short pickled blocks
+(``POSITIONAL_BLOCK_POSTINGS`` in ``search/schema.py``): highlighting decodes
+the one block holding a hit.
 
 Writing a segment, Whoosh asks the per-document reader for a field's length
 at every posting (to keep per-block length bounds): a column read, and for a

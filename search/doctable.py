@@ -88,14 +88,13 @@ class _Block:
 
     def read(self) -> tuple[np.ndarray, tuple]:
         """(doc numbers, raw values) of the block's postings."""
-        ids, _weights, values = _block_data(self.postfile, self.offset, self.length,
-                                            self.compressed)  # fmt: skip
+        ids, _weights, values = _unpack_block(self.postfile.get(self.offset, self.length),
+                                              self.compressed)  # fmt: skip
         return _doc_ids(ids) + self.base, values
 
 
-def _block_data(postfile, offset: int, length: int, compressed: bool) -> tuple:
-    """The (ids, weights, values) tuple of a Whoosh 3 postings block."""
-    data = postfile.get(offset, length)
+def _unpack_block(data: bytes, compressed: bool) -> tuple:
+    """The (ids, weights, values) tuple of a Whoosh 3 postings block's data."""
     return pickle.loads(zlib.decompress(data) if compressed else data)
 
 
@@ -372,8 +371,7 @@ def _read_postings(reader, field_name: str, text: str) -> tuple[np.ndarray, np.n
             weights.append(np.asarray(inline_weights, dtype=np.float32))
             continue
         for buf, start, end, header in _block_headers(terms._postfile, *_extent(info)):
-            data = buf[start:end]
-            deltas, w, _ = pickle.loads(zlib.decompress(data) if header[3] else data)
+            deltas, w, _ = _unpack_block(buf[start:end], header[3])
             if isinstance(deltas, bytes):  # a count field's packed block
                 docs, w = decode_counts(deltas, header[0])
                 ids.append(docs + base)
