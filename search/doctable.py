@@ -113,19 +113,6 @@ def _weights(minified, n: int) -> np.ndarray:
     return np.asarray(minified, dtype=np.float32)
 
 
-@dataclass(frozen=True)
-class _LoadedBlock:
-    """Postings read through a matcher other than the on-disk block reader
-    (Whoosh can inline short posting lists in the term info; 2.7.4's default
-    inline limit never does, so this is the fallback, not the common path)."""
-
-    docs: np.ndarray
-    values: tuple
-
-    def read(self) -> tuple[np.ndarray, tuple]:
-        return self.docs, self.values
-
-
 @dataclass
 class Postings:
     """Docs containing a term, and the term's frequency in each."""
@@ -326,6 +313,10 @@ def _term_infos(reader, field_name: str, text: str) -> Iterator[tuple[Any, Any, 
 
 def _extent(info) -> tuple[int, int]:
     """(offset, length) of a term's postings in the postings file."""
+    if info.is_inlined():
+        # Whoosh's inline limit of 1 (ours too, see search/codec.py) never
+        # inlines a posting list in the term info.
+        raise ValueError("postings inlined in the term info: not an index this code writes")
     offset, length = info.extent()
     # Whoosh 2.7.4 reads the length back as a 1-tuple (it never uses it).
     return offset, length[0] if isinstance(length, tuple) else length
@@ -365,11 +356,6 @@ def _read_postings(reader, field_name: str, text: str) -> tuple[np.ndarray, np.n
     ids: list[np.ndarray] = [np.zeros(0, dtype=np.int32)]
     weights: list[np.ndarray] = [np.zeros(0, dtype=np.float32)]
     for terms, info, base in _term_infos(reader, field_name, text):
-        if info.is_inlined():
-            inline_ids, inline_weights, _ = info.inlined_postings()
-            ids.append(np.asarray(inline_ids, dtype=np.int32) + base)
-            weights.append(np.asarray(inline_weights, dtype=np.float32))
-            continue
         for buf, start, end, header in _block_headers(terms._postfile, *_extent(info)):
             deltas, w, _ = _unpack_block(buf[start:end], header[3])
             if isinstance(deltas, bytes):  # a count field's packed block
@@ -389,15 +375,8 @@ def _read_block_map(reader, field_name: str, text: str) -> tuple[np.ndarray, tup
     it is highlighted.
     """
     last: list[int] = []
-    blocks: list[_Block | _LoadedBlock] = []
+    blocks: list[_Block] = []
     for terms, info, base in _term_infos(reader, field_name, text):
-        if info.is_inlined():
-            inline_ids, _, values = info.inlined_postings()
-            if inline_ids:
-                docs = np.asarray(inline_ids, dtype=np.int32) + base
-                last.append(int(docs[-1]))
-                blocks.append(_LoadedBlock(docs, tuple(values)))
-            continue
         offset, length = _extent(info)
         for _, start, end, header in _block_headers(terms._postfile, offset, length):
             last.append(header[1] + base)

@@ -27,7 +27,8 @@ from .posts import Post, normalize_label
 ANALYSIS_VERSION = "9"
 
 TITLE_POSITION_FIELDS = ("title", "title_ngram")
-# Large positional fields and the count-only fields that score them.
+# Positional fields (phrases, highlighting) and the count-only fields that
+# score them.
 SCORING_FIELDS = {
     "title": "title_counts",
     "title_ngram": "title_ngram_counts",
@@ -92,10 +93,10 @@ class _Counts(formats.Existence):
 class CountField(_PreanalyzedMixin, fields.FieldType):
     """Term frequencies only, for scoring.
 
-    A postings block of a positional field is mostly positions and offsets:
-    a common bigram's block decodes in ~140 µs, the same block without them
-    in ~10 µs. Scoring reads these; phrases and highlighting the positional
-    field the counts shadow (see :data:`SCORING_FIELDS`).
+    A postings block of a positional field is mostly positions and offsets,
+    which scoring does not need. Scoring reads these (packed, see
+    search/codec.py); phrases and highlighting the positional field the
+    counts shadow (see :data:`SCORING_FIELDS`).
     """
 
     def __init__(self, analyzer: Any, scorable: bool = False):
