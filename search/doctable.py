@@ -16,7 +16,7 @@ import struct
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,14 +25,14 @@ import numpy as np
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC
 from whoosh.reading import TermNotFound
 
-from .codec import decode_counts
+from .codec import decode_counts, decode_values, is_packed
 from .schema import SCORING_FIELDS
 from .store import read_labels
 
 MAX_CACHED_TERMS = 50_000
 # Character positions of a term in a doc kept for highlighting (a few
-# hundred bytes each), and the decoded postings blocks they come from (about
-# 10 KB each, ~150 µs to decode; the hits of a query often share blocks).
+# hundred bytes each), and the postings blocks they come from (a few KB
+# each; the hits of a query often share blocks).
 MAX_CACHED_CHARACTERS = 32_768
 MAX_CACHED_BLOCKS = 2048
 MAX_PREFIX_TERMS = 200
@@ -75,26 +75,35 @@ class Facet:
 class _Block:
     """Where one block of a term's postings lies on disk.
 
-    Highlighting needs the stored positions of a term in a few docs; reading
-    its block directly costs one decompression, where Whoosh's matcher would
-    also walk every posting before the doc in Python.
+    Highlighting needs the stored positions of a term in a few docs; a packed
+    block (see :mod:`search.codec`) gives one posting's value without decoding
+    the others, where Whoosh's matcher would also walk every posting before
+    the doc in Python.
     """
 
     postfile: Any
     offset: int
     length: int
     compressed: bool
+    packed: bool
+    count: int  # postings in the block
     base: int  # doc number of the block's segment
 
-    def read(self) -> tuple[np.ndarray, tuple]:
+    def read(self) -> tuple[np.ndarray, Sequence[bytes]]:
         """(doc numbers, raw values) of the block's postings."""
-        ids, _weights, values = _unpack_block(self.postfile.get(self.offset, self.length),
-                                              self.compressed)  # fmt: skip
+        data = self.postfile.get(self.offset, self.length)
+        ids, _weights, values = _unpack_block(data, self.compressed, self.packed)
+        if self.packed:
+            docs, _ = decode_counts(ids, self.count)
+            return docs + self.base, decode_values(ids, self.count)
         return _doc_ids(ids) + self.base, values
 
 
-def _unpack_block(data: bytes, compressed: bool) -> tuple:
-    """The (ids, weights, values) tuple of a Whoosh 3 postings block's data."""
+def _unpack_block(data: bytes, compressed: bool, packed: bool) -> tuple:
+    """The (ids, weights, values) tuple of a Whoosh 3 postings block's data;
+    a packed block (see :mod:`search.codec`) is all in ids."""
+    if packed:
+        return data, None, None
     return pickle.loads(zlib.decompress(data) if compressed else data)
 
 
@@ -355,10 +364,11 @@ def _read_postings(reader, field_name: str, text: str) -> tuple[np.ndarray, np.n
     """
     ids: list[np.ndarray] = [np.zeros(0, dtype=np.int32)]
     weights: list[np.ndarray] = [np.zeros(0, dtype=np.float32)]
+    packed = is_packed(reader.schema[field_name].format)
     for terms, info, base in _term_infos(reader, field_name, text):
         for buf, start, end, header in _block_headers(terms._postfile, *_extent(info)):
-            deltas, w, _ = _unpack_block(buf[start:end], header[3])
-            if isinstance(deltas, bytes):  # a count field's packed block
+            deltas, w, _ = _unpack_block(buf[start:end], header[3], packed)
+            if packed:
                 docs, w = decode_counts(deltas, header[0])
                 ids.append(docs + base)
                 weights.append(w)
@@ -376,12 +386,13 @@ def _read_block_map(reader, field_name: str, text: str) -> tuple[np.ndarray, tup
     """
     last: list[int] = []
     blocks: list[_Block] = []
+    packed = is_packed(reader.schema[field_name].format)
     for terms, info, base in _term_infos(reader, field_name, text):
         offset, length = _extent(info)
         for _, start, end, header in _block_headers(terms._postfile, offset, length):
             last.append(header[1] + base)
             blocks.append(_Block(terms._postfile, offset + start, end - start,
-                                 bool(header[3]), base))  # fmt: skip
+                                 bool(header[3]), packed, header[0], base))  # fmt: skip
     return np.array(last, dtype=np.int32), tuple(blocks)
 
 

@@ -15,16 +15,18 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timezone, tzinfo
+from itertools import accumulate, pairwise
 from typing import Any
 
 from whoosh import fields, formats
 
 from .analysis import AnalyzedText, BigramTokenizer, Term, WordTokenizer, word_terms
+from .codec import pack_streams, stream_length, unpack_streams
 from .posts import Post, normalize_label
 
 # Bump when analysis or the schema changes: an index built by another
 # version is rebuilt in full instead of being updated.
-ANALYSIS_VERSION = "9"
+ANALYSIS_VERSION = "10"
 
 TITLE_POSITION_FIELDS = ("title", "title_ngram")
 # Positional fields (phrases, highlighting) and the count-only fields that
@@ -40,9 +42,8 @@ SCORING_FIELDS = {
     "tags_text": "tags_text_counts",
     "categories_text": "categories_text_counts",
 }
-# Postings per block of positional fields: highlighting decodes the one
-# block holding a hit (~1 µs a posting), walking the headers of a term's
-# blocks once (~2 µs a block).
+# Postings per block of positional fields: highlighting reads the one block
+# holding a hit, walking the headers of a term's blocks once (~2 µs a block).
 POSITIONAL_BLOCK_POSTINGS = 64
 
 
@@ -60,6 +61,56 @@ class _PreanalyzedMixin:
         return super().index(value, **kwargs)  # type: ignore[misc]
 
 
+class _PackedFormat:
+    """Positional postings in packed blocks (see :mod:`search.codec`): a
+    value is integer streams, read one posting at a time, uncompressed."""
+
+    postings_per_block = POSITIONAL_BLOCK_POSTINGS
+    packed_values = True
+    postings_compression = 0
+
+    def decode_frequency(self, value: bytes) -> int:
+        return stream_length(value)
+
+    def decode_weight(self, value: bytes) -> float:
+        return stream_length(value) * self.field_boost  # type: ignore[attr-defined]
+
+    def decode_positions(self, value: bytes) -> list[int]:
+        return list(accumulate(unpack_streams(value)[0]))
+
+
+class PackedPositions(_PackedFormat, formats.Positions):
+    """Token positions, as deltas."""
+
+    def encode(self, poslist: list[int]) -> bytes:
+        return pack_streams([pos - prev for prev, pos in pairwise([0, *poslist])])
+
+
+class PackedCharacters(_PackedFormat, formats.Characters):
+    """Token positions and character offsets: position and start deltas and
+    token lengths (overlapping bigrams make end-to-start deltas negative)."""
+
+    def encode(self, poslist: list[tuple[int, int, int]]) -> bytes:
+        positions, starts, lengths = [], [], []
+        last_pos = last_start = 0
+        for pos, start, end in poslist:
+            positions.append(pos - last_pos)
+            starts.append(start - last_start)
+            lengths.append(end - start)
+            last_pos, last_start = pos, start
+        return pack_streams(positions, starts, lengths)
+
+    def decode_characters(self, value: bytes) -> list[tuple[int, int, int]]:
+        positions, starts, lengths = unpack_streams(value)
+        absolute = zip(accumulate(positions), accumulate(starts), lengths, strict=True)
+        return [(pos, start, start + length) for pos, start, length in absolute]
+
+
+def _packed(format_: formats.Format) -> formats.Format:
+    packed = PackedCharacters if isinstance(format_, formats.Characters) else PackedPositions
+    return packed(field_boost=format_.field_boost)
+
+
 class WordField(_PreanalyzedMixin, fields.TEXT):
     """Words, with positions and character offsets for phrases and snippets."""
 
@@ -71,7 +122,7 @@ class WordField(_PreanalyzedMixin, fields.TEXT):
             stored=stored,
             multitoken_query="phrase",
         )
-        self.format.postings_per_block = POSITIONAL_BLOCK_POSTINGS
+        self.format = _packed(self.format)
 
 
 class _Counts(formats.Existence):
@@ -118,7 +169,7 @@ class BigramField(_PreanalyzedMixin, fields.TEXT):
             chars=chars,
             multitoken_query="phrase",
         )
-        self.format.postings_per_block = POSITIONAL_BLOCK_POSTINGS
+        self.format = _packed(self.format)
 
 
 def build_schema() -> fields.Schema:
