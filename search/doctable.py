@@ -26,15 +26,15 @@ from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC
 from whoosh.reading import TermNotFound
 
 from .codec import decode_counts, decode_values, is_packed
-from .schema import SCORING_FIELDS
+from .schema import SCORING_FIELDS, PackedCharacters
 from .store import read_labels
 
 MAX_CACHED_TERMS = 50_000
 # Character positions of a term in a doc kept for highlighting (a few
-# hundred bytes each), and the postings blocks they come from (a few KB
-# each; the hits of a query often share blocks).
+# hundred bytes each), and the postings blocks they come from (a few to
+# some tens of KB each; the hits of a query often share blocks).
 MAX_CACHED_CHARACTERS = 32_768
-MAX_CACHED_BLOCKS = 2048
+MAX_CACHED_BLOCKS = 1024
 MAX_PREFIX_TERMS = 200
 # The length (negative for a term's last block) before each postings block.
 _BLOCK_SIZE = struct.Struct("!i")
@@ -299,8 +299,11 @@ class DocTable:
         j = int(np.searchsorted(docs, doc))
         if j >= len(docs) or docs[j] != doc:
             return {}
-        decode = self.reader.schema[field_name].format.decoder("characters")
-        found = {pos: (start, end) for pos, start, end in decode(values[j])}
+        format_ = self.reader.schema[field_name].format
+        if isinstance(format_, PackedCharacters):
+            found = format_.decode_character_map(values[j])
+        else:
+            found = {pos: (start, end) for pos, start, end in format_.decode_characters(values[j])}
         with self._lock:
             self._characters[key] = found
             if len(self._characters) > MAX_CACHED_CHARACTERS:

@@ -542,12 +542,18 @@ def _pattern_spans(chars: _CharPositions, doc: int, field_name: str, seq) -> lis
         if not occ:
             return []
         occurrences.append(occ)
+    if len(occurrences) == 1:
+        return list(occurrences[0].values())
+    # Anchor on the rarest token: a common bigram of a long word occurs
+    # dozens of times in a post, most of them elsewhere.
+    rarest = min(range(len(seq)), key=lambda i: len(occurrences[i]))
     first, last = occurrences[0], occurrences[-1]
-    return [
-        (a, last[pos + len(seq) - 1][1])
-        for pos, (a, _) in first.items()
-        if all(pos + i in occ for i, occ in enumerate(occurrences))
-    ]
+    spans = []
+    for pos in occurrences[rarest]:
+        start = pos - rarest
+        if all(start + i in occ for i, occ in enumerate(occurrences)):
+            spans.append((first[start][0], last[start + len(seq) - 1][1]))
+    return spans
 
 
 def _highlight_spans(

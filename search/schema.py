@@ -16,6 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import timezone, tzinfo
 from itertools import accumulate, pairwise
+from operator import add
 from typing import Any
 
 from whoosh import fields, formats
@@ -26,7 +27,7 @@ from .posts import Post, normalize_label
 
 # Bump when analysis or the schema changes: an index built by another
 # version is rebuilt in full instead of being updated.
-ANALYSIS_VERSION = "10"
+ANALYSIS_VERSION = "11"
 
 TITLE_POSITION_FIELDS = ("title", "title_ngram")
 # Positional fields (phrases, highlighting) and the count-only fields that
@@ -42,9 +43,11 @@ SCORING_FIELDS = {
     "tags_text": "tags_text_counts",
     "categories_text": "categories_text_counts",
 }
-# Postings per block of positional fields: highlighting reads the one block
-# holding a hit, walking the headers of a term's blocks once (~2 µs a block).
-POSITIONAL_BLOCK_POSTINGS = 64
+# Postings per block of positional fields. Highlighting walks the headers of
+# a term's blocks once (~2 µs a block), then reads the one block holding a
+# hit: a packed block gives one posting without decoding the others, so
+# long blocks cost little there.
+POSITIONAL_BLOCK_POSTINGS = 256
 
 
 @dataclass
@@ -104,6 +107,13 @@ class PackedCharacters(_PackedFormat, formats.Characters):
         positions, starts, lengths = unpack_streams(value)
         absolute = zip(accumulate(positions), accumulate(starts), lengths, strict=True)
         return [(pos, start, start + length) for pos, start, length in absolute]
+
+    def decode_character_map(self, value: bytes) -> dict[int, tuple[int, int]]:
+        """``{position: (start, end)}``: what highlighting looks tokens up in."""
+        positions, starts, lengths = unpack_streams(value)
+        starts = list(accumulate(starts))
+        spans = zip(starts, map(add, starts, lengths), strict=True)
+        return dict(zip(accumulate(positions), spans, strict=True))
 
 
 def _packed(format_: formats.Format) -> formats.Format:

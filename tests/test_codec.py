@@ -154,3 +154,13 @@ def test_packed_block_values_sliced_one_at_a_time(sizes):
     assert decode_counts(packed, len(values))[0].tolist() == ids.tolist()
     unpacked = decode_values(packed, len(values))
     assert [unpacked[i] for i in reversed(range(len(values)))] == values[::-1]
+
+
+def test_character_map_matches_whoosh_decoding():
+    packed = PackedCharacters()
+    occurrences = [(0, 5, 7), (3, 6, 8), (900, 70_000, 70_002)]  # overlapping bigrams, far ends
+    value = packed.encode(occurrences)
+    assert packed.decode_characters(value) == occurrences
+    assert packed.decode_character_map(value) == {p: (s, e) for p, s, e in occurrences}
+    assert packed.decode_positions(value) == [0, 3, 900]
+    assert packed.decode_frequency(value) == 3
