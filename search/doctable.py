@@ -25,6 +25,7 @@ import numpy as np
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC
 from whoosh.reading import TermNotFound
 
+from .anchors import Anchors, read_anchors
 from .codec import decode_counts, decode_values, is_packed
 from .schema import SCORING_FIELDS, PackedCharacters
 from .store import read_labels
@@ -148,6 +149,7 @@ class DocTable:
     labels: dict[str, dict[str, str]]  # facet -> normalized key -> display value
     docnum_by_id: dict[str, int]
     reader: object = field(repr=False, default=None)
+    anchors: Anchors | None = field(repr=False, default=None)  # see search/anchors.py
     _lengths: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _avg_lengths: dict[str, float] = field(default_factory=dict, repr=False)
     _postings: dict[tuple[str, str, bool], Postings] = field(default_factory=dict, repr=False)
@@ -191,6 +193,7 @@ class DocTable:
                 id_facet.keys[i]: int(d) for d, i in zip(id_facet.docs, id_facet.ids, strict=True)
             },
             reader=reader,
+            anchors=read_anchors(version_path, size),
         )
 
     # --- display and facets ---------------------------------------------
@@ -259,6 +262,17 @@ class DocTable:
                 self._postings.clear()
             self._postings[key] = result
         return result
+
+    def anchor_postings(self, text: str) -> Postings:
+        """Docs whose anchor words (what other posts say about them) include *text*."""
+        if self.anchors is None:
+            return EMPTY
+        found = self.anchors.postings.get(text)
+        if found is None:
+            return EMPTY
+        docs, tf = found
+        keep = self.live[docs]
+        return Postings(docs[keep], tf[keep]) if keep.any() else EMPTY
 
     def characters(self, field_name: str, text: str, doc: int) -> dict[int, tuple[int, int]]:
         """``{position: (start, end)}`` of a term in one doc, from the index."""

@@ -29,6 +29,7 @@ from typing import Any
 from whoosh import index as whoosh_index
 from whoosh.writing import SegmentWriter
 
+from .anchors import write_anchors
 from .codec import Codec
 from .posts import LoadResult, Problem, find_post_files, load_post, normalize_label
 from .schema import ANALYSIS_VERSION, analyze_post, build_schema
@@ -431,6 +432,7 @@ def build_index(
             ix.close()
             with whoosh_index.open_dir(str(build_dir)).reader() as reader:
                 report.documents = reader.doc_count()
+                write_anchors(reader, build_dir)
             (build_dir / LABELS_FILE).write_text(json.dumps(labels, ensure_ascii=False), "utf-8")
             manifest = {
                 "analysis_version": ANALYSIS_VERSION,

@@ -62,6 +62,12 @@ STRICT_AND_WORDS = 2
 UNCOORDINATED_FIELDS = frozenset(["lead"])
 BM25_K1 = 1.2
 BM25_B = 0.75
+# Anchor words (what other posts say next to a mention of a post, see
+# search/anchors.py) score like body words, for posts whose anchor words
+# have at least ANCHOR_MIN_WORDS of the query's words: one shared word is
+# mostly chance (ファイル), two agreeing words describe the post.
+ANCHOR_WEIGHT = 1.0
+ANCHOR_MIN_WORDS = 2
 
 
 # --- compiling a query --------------------------------------------------------
@@ -307,6 +313,14 @@ def compile_query(text: str, max_words: int = 32, synonyms: Synonyms | None = No
     return comp
 
 
+def _unit_words(unit: Unit) -> set[str]:
+    """The words a unit (and its parts and synonyms) matches in the body."""
+    if unit.children:
+        return set().union(*(_unit_words(c) for c in unit.children))
+    return {refs[0][1] for refs in unit.match
+            if len(refs) == 1 and refs[0][0] == "body" and not refs[0][2]}  # fmt: skip
+
+
 # --- evaluation ---------------------------------------------------------------
 
 
@@ -328,6 +342,7 @@ class Evaluator:
         self.table = table
         self.searcher = searcher  # only for exact phrase checks
         self.n_live = max(1, int(table.live.sum()))
+        self._anchor_avg = table.anchors.avg_length if table.anchors is not None else 1.0
 
     def _bm25(self, field_name: str, postings: Postings, df: int) -> np.ndarray:
         lengths = self.table.lengths(field_name)[postings.docs]
@@ -399,6 +414,41 @@ class Evaluator:
             present += has
         return score, present
 
+    def anchor_score(self, units: list[Unit]) -> tuple[np.ndarray, np.ndarray] | None:
+        """(docs, score): BM25 of the units' words in the posts' anchor words,
+        for posts whose anchor words match ANCHOR_MIN_WORDS units (or all of
+        fewer). Sparse: anchor postings are short, the doc table may be long."""
+        anchors = self.table.anchors
+        if anchors is None or not units:
+            return None
+        avg = self._anchor_avg
+        found: list[np.ndarray] = []  # docs of each matching word
+        scores: list[np.ndarray] = []
+        unit_docs: list[np.ndarray] = []  # docs of each unit, once
+        for u in units:
+            n_found = len(found)
+            for word in _unit_words(u):
+                p = self.table.anchor_postings(word)
+                if not p.df:
+                    continue
+                lengths = anchors.lengths[p.docs]
+                norm = (
+                    p.tf * (BM25_K1 + 1) / (p.tf + BM25_K1 * (1 - BM25_B + BM25_B * lengths / avg))
+                )
+                idf = math.log(1 + (self.n_live - p.df + 0.5) / (p.df + 0.5))
+                found.append(p.docs)
+                scores.append(idf * norm)
+            if len(found) > n_found:
+                mine = found[n_found:]
+                unit_docs.append(mine[0] if len(mine) == 1 else np.unique(np.concatenate(mine)))
+        if not found:
+            return None
+        docs, where = np.unique(np.concatenate(found), return_inverse=True)
+        score = np.bincount(where, weights=np.concatenate(scores), minlength=len(docs))
+        hits = np.bincount(np.searchsorted(docs, np.concatenate(unit_docs)), minlength=len(docs))
+        keep = hits >= min(ANCHOR_MIN_WORDS, len(units))
+        return docs[keep], ANCHOR_WEIGHT * score[keep]
+
     def evaluate(self, comp: Compiled) -> Evaluation:
         size = self.table.size
         live = self.table.live
@@ -433,6 +483,10 @@ class Evaluator:
                 # fall back to posts with most of the query's bigrams.
                 matched = live & (present * 2 >= len(comp.bigrams))
             score += bigram_score * matched
+            anchor = self.anchor_score(comp.positive)
+            if anchor is not None:
+                docs, anchor_score = anchor
+                score[docs] += anchor_score * matched[docs]
         else:
             matched = live.copy()
             all_mask = matched.copy()
