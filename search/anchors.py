@@ -80,17 +80,15 @@ def mentions_of(body: str, body_terms: list[Term]) -> list[tuple[str, str, list[
     return out
 
 
-def encode_mentions(mentions: list[tuple[str, str, list[str]]]) -> str:
-    """Mentions as one string for the stored fields, a line each: a string
-    is quick to unpickle, and every hit of a query reads its stored fields."""
-    return "\n".join(" ".join([name, section, *words]) for name, section, words in mentions)
+def encode_mentions(mentions: list[tuple[str, str, list[str]]]) -> bytes:
+    """Mentions as one column value, a line each."""
+    lines = (" ".join([name, section, *words]) for name, section, words in mentions)
+    return "\n".join(lines).encode("utf-8")
 
 
-def decode_mentions(text: str) -> list[tuple[str, str, list[str]]]:
+def decode_mentions(value: bytes) -> list[tuple[str, str, list[str]]]:
     out: list[tuple[str, str, list[str]]] = []
-    if not isinstance(text, str):
-        return out
-    for line in text.split("\n"):
+    for line in value.decode("utf-8").split("\n") if value else ():
         parts = line.split(" ")
         if len(parts) >= 3:
             out.append((parts[0], parts[1], parts[2:]))
@@ -106,6 +104,19 @@ def title_names(title: str) -> tuple[list[str], str] | None:
     return (names, m.group(2).lower()) if names else None
 
 
+def encode_page_names(title: str) -> bytes:
+    """The pages a title names, as a column value (empty when it names none)."""
+    named = title_names(title)
+    return "\t".join([named[1], *named[0]]).encode("utf-8") if named else b""
+
+
+def decode_page_names(value: bytes) -> tuple[list[str], str] | None:
+    if not value:
+        return None
+    section, *names = value.decode("utf-8").split("\t")
+    return names, section
+
+
 @dataclass
 class Anchors:
     """Anchor words per doc of one version, as postings."""
@@ -119,12 +130,13 @@ class Anchors:
         return float(has.mean()) if len(has) else 1.0
 
 
-def collect_anchors(docs: Iterable[tuple[int, str, list]], size: int) -> Anchors:
-    """Anchors from ``(docnum, title, mentions)`` of every live doc."""
+def collect_anchors(docs: Iterable[tuple[int, tuple[list[str], str] | None, list]],
+                    size: int) -> Anchors:  # fmt: skip
+    """Anchors from ``(docnum, page names, mentions)`` of every live doc, the
+    page names being what :func:`title_names` gives for its title."""
     docs = list(docs)
     targets: dict[tuple[str, str], set[int]] = defaultdict(set)
-    for d, title, _ in docs:
-        named = title_names(title)
+    for d, named, _ in docs:
         if named:
             for name in named[0]:
                 targets[(name, named[1])].add(d)
@@ -148,11 +160,20 @@ def collect_anchors(docs: Iterable[tuple[int, str, list]], size: int) -> Anchors
 
 
 def write_anchors(reader, version_path: Path) -> None:
-    """Resolve the mentions of every live doc of *reader* into the version's anchor file."""
-    docs = (
-        (d, fields.get("title", ""), decode_mentions(fields.get("mentions", "")))
-        for d, fields in reader.iter_docs()
-    )
+    """Resolve the mentions of every live doc of *reader* into the version's anchor file.
+
+    Mentions and page names are columns: reading them for every doc costs
+    milliseconds, where the stored fields would decompress every body.
+    """
+    docs = []
+    # Per segment: a segment without the column reads as empty values.
+    for leaf, base in reader.leaf_readers() if reader.doc_count_all() else ():
+        mentions = leaf.column_reader("mentions", translate=False)
+        pages = leaf.column_reader("page_names", translate=False)
+        docs.extend(
+            (base + d, decode_page_names(pages[d]), decode_mentions(mentions[d]))
+            for d in leaf.all_doc_ids()
+        )
     anchors = collect_anchors(docs, reader.doc_count_all())
     data = {"postings": anchors.postings, "lengths": anchors.lengths}
     (version_path / ANCHORS_FILE).write_bytes(pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))

@@ -19,16 +19,16 @@ from itertools import accumulate, pairwise
 from operator import add
 from typing import Any
 
-from whoosh import fields, formats
+from whoosh import columns, fields, formats
 
 from .analysis import AnalyzedText, BigramTokenizer, Term, WordTokenizer, word_terms
-from .anchors import encode_mentions, mentions_of
+from .anchors import encode_mentions, encode_page_names, mentions_of
 from .codec import pack_streams, stream_length, unpack_streams
 from .posts import Post, normalize_label
 
 # Bump when analysis or the schema changes: an index built by another
 # version is rebuilt in full instead of being updated.
-ANALYSIS_VERSION = "12"
+ANALYSIS_VERSION = "13"
 
 TITLE_POSITION_FIELDS = ("title", "title_ngram")
 # Positional fields (phrases, highlighting) and the count-only fields that
@@ -218,7 +218,9 @@ def build_schema() -> fields.Schema:
         # The page references in the body with the words around them; the
         # build turns them into the anchor words of the posts they name
         # (search/anchors.py).
-        mentions=fields.STORED(),
+        mentions=fields.COLUMN(columns.VarBytesColumn()),
+        # The pages its title names: what the build resolves mentions to.
+        page_names=fields.COLUMN(columns.VarBytesColumn()),
     )
     for name, counts in SCORING_FIELDS.items():
         analyzer = BigramTokenizer() if isinstance(schema[name], BigramField) else WordTokenizer()
@@ -271,6 +273,7 @@ def analyze_post(schema: fields.Schema, post: Post, tz: tzinfo) -> dict[str, Any
     }
     body_terms = word_terms(post.body) if post.body else []
     doc["mentions"] = encode_mentions(mentions_of(post.body, body_terms))
+    doc["page_names"] = encode_page_names(post.title)
     if body_terms:
         doc["body"] = Preanalyzed(list(schema["body"].index(AnalyzedText(post.body, body_terms))))
     lead_terms = word_terms(post.excerpt) if post.excerpt else []

@@ -8,10 +8,15 @@ from search.analysis import word_terms
 from search.anchors import (
     collect_anchors,
     decode_mentions,
+    decode_page_names,
     encode_mentions,
+    encode_page_names,
     mentions_of,
     title_names,
 )
+from search.indexer import build_index
+from search.query import SearchEngine
+from search.site import SiteConfig
 
 
 def _mentions(body: str):
@@ -51,7 +56,7 @@ def test_collect_anchors_resolves_names_and_ignores_self_mentions():
         (1, "credentials(7) — 概要", [("getpid", "2", ["プロセス", "取得"])]),
         (2, "ps(1) — ユーザーコマンド", [("getppid", "2", ["取得"]), ("nosuch", "3", ["無"])]),
     ]
-    anchors = collect_anchors(docs, size=3)
+    anchors = collect_anchors([(d, title_names(t), m) for d, t, m in docs], size=3)
     docs_of = {w: list(d) for w, (d, _) in anchors.postings.items()}
     assert docs_of == {"プロセス": [0], "取得": [0]}
     assert dict(zip(*anchors.postings["取得"], strict=True)) == {0: 2.0}
@@ -72,4 +77,34 @@ def test_mentions_survive_the_stored_form():
     )
     assert len(mentions) == 2
     assert decode_mentions(encode_mentions(mentions)) == mentions
-    assert decode_mentions("") == []
+    assert decode_mentions(b"") == []
+
+
+def test_page_names_survive_the_column_form():
+    for title in ("stat, fstat, lstat(2) — システムコール", "GIMP のツール", "a b(1)"):
+        assert decode_page_names(encode_page_names(title)) == title_names(title)
+
+
+def test_a_build_resolves_mentions_into_the_anchor_words_of_the_page(tmp_path):
+    posts = tmp_path / "_posts"
+    posts.mkdir()
+    pages = {
+        "2024-01-01-getpid-2.md": ("getpid, getppid(2) — システムコール", "識別子を返す。"),
+        "2024-01-02-credentials-7.md": (
+            "credentials(7) — 概要",
+            "プロセスは getpid(2) を使って自分の番号を取得できる。",
+        ),
+    }
+    for name, (title, body) in pages.items():
+        (posts / name).write_text(f"---\ntitle: '{title}'\n---\n{body}\n", encoding="utf-8")
+    index_dir = tmp_path / "index"
+    build_index(posts, index_dir, SiteConfig(), workers=1)
+    engine = SearchEngine(index_dir)
+    try:
+        table = engine._current().table
+        getpid = table.docnum_by_id["2024-01-01-getpid-2.md"]
+        for word in ("プロセス", "番号", "取得"):
+            assert table.anchor_postings(word).docs.tolist() == [getpid], word
+        assert not table.anchor_postings("識別子").df  # the page's own words are not anchors
+    finally:
+        engine.close()
