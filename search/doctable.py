@@ -93,18 +93,16 @@ class _Block:
     def read(self) -> tuple[np.ndarray, Sequence[bytes]]:
         """(doc numbers, raw values) of the block's postings."""
         data = self.postfile.get(self.offset, self.length)
-        ids, _weights, values = _unpack_block(data, self.compressed, self.packed)
         if self.packed:
-            docs, _ = decode_counts(ids, self.count)
-            return docs + self.base, decode_values(ids, self.count)
+            docs, _ = decode_counts(data, self.count)
+            return docs + self.base, decode_values(data, self.count)
+        # An index written before positional blocks were packed.
+        ids, _weights, values = _unpack_block(data, self.compressed)
         return _doc_ids(ids) + self.base, values
 
 
-def _unpack_block(data: bytes, compressed: bool, packed: bool) -> tuple:
-    """The (ids, weights, values) tuple of a Whoosh 3 postings block's data;
-    a packed block (see :mod:`search.codec`) is all in ids."""
-    if packed:
-        return data, None, None
+def _unpack_block(data: bytes, compressed: bool) -> tuple:
+    """The (ids, weights, values) tuple of a Whoosh 3 pickled postings block."""
     return pickle.loads(zlib.decompress(data) if compressed else data)
 
 
@@ -384,12 +382,12 @@ def _read_postings(reader, field_name: str, text: str) -> tuple[np.ndarray, np.n
     packed = is_packed(reader.schema[field_name].format)
     for terms, info, base in _term_infos(reader, field_name, text):
         for buf, start, end, header in _block_headers(terms._postfile, *_extent(info)):
-            deltas, w, _ = _unpack_block(buf[start:end], header[3], packed)
             if packed:
-                docs, w = decode_counts(deltas, header[0])
+                docs, w = decode_counts(buf[start:end], header[0])
                 ids.append(docs + base)
                 weights.append(w)
                 continue
+            deltas, w, _ = _unpack_block(buf[start:end], header[3])
             ids.append(_doc_ids(deltas) + base)
             weights.append(_weights(w, header[0]))
     return np.concatenate(ids), np.concatenate(weights)

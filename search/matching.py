@@ -335,6 +335,13 @@ class Evaluation:
     strict: bool = False  # rank docs with every word first
 
 
+def bm25(tf: np.ndarray, lengths: np.ndarray, avg: float, df: int, n: int) -> np.ndarray:
+    """BM25 of a term in the docs with term frequencies *tf* and field
+    *lengths*, the term being in *df* of *n* docs."""
+    norm = tf * (BM25_K1 + 1) / (tf + BM25_K1 * (1 - BM25_B + BM25_B * lengths / avg))
+    return math.log(1 + (n - df + 0.5) / (df + 0.5)) * norm
+
+
 class Evaluator:
     """Evaluates compiled queries against one version's :class:`DocTable`."""
 
@@ -346,11 +353,7 @@ class Evaluator:
 
     def _bm25(self, field_name: str, postings: Postings, df: int) -> np.ndarray:
         lengths = self.table.lengths(field_name)[postings.docs]
-        avg = self.table.avg_length(field_name)
-        tf = postings.tf
-        norm = tf * (BM25_K1 + 1) / (tf + BM25_K1 * (1 - BM25_B + BM25_B * lengths / avg))
-        idf = math.log(1 + (self.n_live - df + 0.5) / (df + 0.5))
-        return idf * norm
+        return bm25(postings.tf, lengths, self.table.avg_length(field_name), df, self.n_live)
 
     def _conjunction(self, refs: list[TermRef]) -> Postings:
         """Docs having every term; the frequency is the rarest term's."""
@@ -431,13 +434,8 @@ class Evaluator:
                 p = self.table.anchor_postings(word)
                 if not p.df:
                     continue
-                lengths = anchors.lengths[p.docs]
-                norm = (
-                    p.tf * (BM25_K1 + 1) / (p.tf + BM25_K1 * (1 - BM25_B + BM25_B * lengths / avg))
-                )
-                idf = math.log(1 + (self.n_live - p.df + 0.5) / (p.df + 0.5))
                 found.append(p.docs)
-                scores.append(idf * norm)
+                scores.append(bm25(p.tf, anchors.lengths[p.docs], avg, p.df, self.n_live))
             if len(found) > n_found:
                 mine = found[n_found:]
                 unit_docs.append(mine[0] if len(mine) == 1 else np.unique(np.concatenate(mine)))
