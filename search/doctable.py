@@ -252,9 +252,8 @@ class DocTable:
             if source not in reader.schema:
                 source = field_name
             docs, tf = _read_postings(reader, source, text)
-            keep = self.live[docs]
             boost = reader.schema[source].format.field_boost or 1.0
-            result = Postings(docs[keep], tf[keep] / boost) if keep.any() else EMPTY
+            result = self._live_postings(docs, tf / boost)
         with self._lock:
             if len(self._postings) >= MAX_CACHED_TERMS:
                 self._postings.clear()
@@ -268,7 +267,10 @@ class DocTable:
         found = self.anchors.postings.get(text)
         if found is None:
             return EMPTY
-        docs, tf = found
+        return self._live_postings(*found)
+
+    def _live_postings(self, docs: np.ndarray, tf: np.ndarray) -> Postings:
+        """The postings of docs not deleted."""
         keep = self.live[docs]
         return Postings(docs[keep], tf[keep]) if keep.any() else EMPTY
 
