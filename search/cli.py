@@ -23,6 +23,15 @@ synonyms_option = click.option(
     help="Solr-format synonyms file applied to queries [$BLOGSEARCH_SYNONYMS_FILE].",
 )
 
+loanwords_option = click.option(
+    "--loanwords/--no-loanwords",
+    "use_loanwords",
+    default=True,
+    show_default=True,
+    help="Also search the English form of a katakana loanword (ソケット: socket), "
+    "and the other way round, at a lower weight.",
+)
+
 index_dir_option = click.option(
     "--index-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -148,9 +157,11 @@ def index(posts_dir, index_dir, full, rollback, check, strict, timezone, permali
 @click.option("--per-page", type=click.IntRange(1, 50), default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the /api/search JSON object.")
 @synonyms_option
-def search(query, index_dir, tags, categories, sort, page, per_page, as_json, synonyms):
+@loanwords_option
+def search(query, index_dir, tags, categories, sort, page, per_page, as_json, synonyms,
+           use_loanwords):  # fmt: skip
     """Search the index for QUERY and print the top hits."""
-    engine = SearchEngine(index_dir, synonyms=synonyms)
+    engine = SearchEngine(index_dir, synonyms=synonyms, use_loanwords=use_loanwords)
     request = SearchRequest(
         q=" ".join(query), tags=list(tags), categories=list(categories), sort=sort,
         page=page, per_page=per_page,
@@ -226,11 +237,12 @@ def stats(index_dir, as_json):
 )
 @click.option("--debug", is_flag=True, help="Flask debug mode (never in production).")
 @synonyms_option
-def serve(index_dir, host, port, cors_origins, debug, synonyms):
+@loanwords_option
+def serve(index_dir, host, port, cors_origins, debug, synonyms, use_loanwords):
     """Run the development web server (use gunicorn in production; see README)."""
     from web import create_app  # Flask is only needed for this command
 
-    overrides: dict = {"INDEX_DIR": str(index_dir)}
+    overrides: dict = {"INDEX_DIR": str(index_dir), "LOANWORDS": use_loanwords}
     if synonyms:
         overrides["SYNONYMS_FILE"] = str(synonyms)
     if cors_origins:

@@ -36,7 +36,7 @@ from .site import DEFAULT_TIMEZONE, SiteConfig, SiteConfigError
 from .snippets import mark, snippet
 from .spelling import Speller
 from .store import IndexStore, NoIndex
-from .synonyms import SynonymsFile
+from .synonyms import SynonymsFile, loanwords
 
 FACETS = ("tags", "categories", "year", "month")
 SORTS = ("relevance", "date", "-date")
@@ -203,9 +203,12 @@ class SearchEngine:
         index_dir: Path | str,
         limits: QueryLimits | None = None,
         synonyms: Path | str | None = None,
+        use_loanwords: bool = True,
     ):
         self.store = IndexStore(index_dir)
         self.synonyms = SynonymsFile(synonyms)
+        # Built-in katakana/English pairs, searched softly (search/loanwords.txt).
+        self.loanwords = loanwords() if use_loanwords else None
         self.limits = limits or QueryLimits()
         self._open: _Open | None = None
         self._lock = threading.RLock()
@@ -337,7 +340,7 @@ class SearchEngine:
 
     def _search(self, state: _Open, req: SearchRequest) -> SearchResult:
         table = state.table
-        comp = compile_query(req.q, self.limits.max_words, self.synonyms.get())
+        comp = compile_query(req.q, self.limits.max_words, self.synonyms.get(), self.loanwords)
         if req.q.strip() and comp.is_empty():
             # Only punctuation or nothing searchable: no hits rather than everything.
             return SearchResult(req.q, [], 0, req.page, req.per_page,

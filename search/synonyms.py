@@ -14,9 +14,11 @@ long vowels, base forms), so ``ユーザー`` also matches ``ユーザ`` and
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from .analysis import word_terms
@@ -97,3 +99,11 @@ class SynonymsFile:
                         text = ""
                 self._synonyms = Synonyms.parse(text)
             return self._synonyms
+
+
+@functools.cache
+def loanwords() -> Synonyms:
+    """The built-in table of katakana loanwords and their English words
+    (``search/loanwords.txt``)."""
+    text = resources.files(__package__).joinpath("loanwords.txt").read_text("utf-8")
+    return Synonyms.parse(text)

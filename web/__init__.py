@@ -31,6 +31,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config["INDEX_DIR"],
         limits=limits_from(app.config),
         synonyms=app.config.get("SYNONYMS_FILE") or None,
+        use_loanwords=bool(app.config["LOANWORDS"]),
     )
     load_tokenizers()  # load the dictionary before a pre-fork server forks
 

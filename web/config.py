@@ -40,6 +40,8 @@ DEFAULTS: dict[str, Any] = {
     "ADMIN_TOKEN": "",
     # Solr-format synonyms applied at query time (re-read when it changes).
     "SYNONYMS_FILE": "",
+    # Search the English form of a katakana loanword softly (search/loanwords.txt).
+    "LOANWORDS": True,
     "POSTS_DIR": "",
 }
 
