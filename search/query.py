@@ -162,7 +162,16 @@ def _ranked_page(table: DocTable, ev, matched, all_words, start: int, end: int):
     if not len(docs):
         return []
     first = ~all_words[docs] if ev.strict else np.zeros(len(docs), dtype=bool)
-    order = np.lexsort((-table.timestamp[docs], -ev.score[docs], first))
+    score = ev.score[docs]
+    if end < len(docs) // 4:
+        # Sort only the docs that can reach the page: those at least as high
+        # as the end-th by (tier, score), ties included; the second tier is
+        # shifted below the lowest score of the first.
+        key = score - first * (score.max() - score.min() + 1.0)
+        bar = np.partition(key, len(key) - end)[len(key) - end]
+        keep = np.flatnonzero(key >= bar)
+        docs, first, score = docs[keep], first[keep], score[keep]
+    order = np.lexsort((-table.timestamp[docs], -score, first))
     picked = docs[order[start:end]]
     return [(int(d), float(ev.score[d])) for d in picked]
 

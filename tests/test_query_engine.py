@@ -9,7 +9,9 @@ from __future__ import annotations
 import html
 import unicodedata
 from datetime import date
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from api_fixtures import (
     KYOTO_AUTUMN,
@@ -37,7 +39,7 @@ from api_fixtures import (
 )
 
 from search.posts import normalize_label
-from search.query import QueryError, SearchEngine, SearchRequest
+from search.query import QueryError, SearchEngine, SearchRequest, _ranked_page
 
 pytest_plugins = ["api_fixtures"]
 
@@ -193,6 +195,27 @@ def test_relevance_ties_go_to_the_newer_post(run):
     result = run("ハリネズミ")
     assert ids(result.hits) == [TWIN_NEW, TWIN_OLD]
     assert result.hits[0].score == pytest.approx(result.hits[1].score)
+
+
+def test_a_ranked_page_is_the_same_slice_as_sorting_every_matched_post():
+    # _ranked_page sorts only the posts that can reach the page; the page
+    # must be what sorting all of them by (tier, score, newer) gives.
+    rng = np.random.default_rng(7)
+    for _ in range(500):
+        n = int(rng.integers(1, 600))
+        score = rng.integers(0, 6, n) * rng.choice([1.0, 0.37])  # many ties
+        matched = rng.random(n) < 0.8
+        all_words = rng.random(n) < rng.random()
+        timestamp = rng.integers(0, 5, n).astype(float)
+        ev = SimpleNamespace(score=score, strict=bool(rng.integers(0, 2)))
+        start = int(rng.integers(0, 40))
+        end = start + int(rng.integers(1, 20))
+        table = SimpleNamespace(timestamp=timestamp)
+        page = _ranked_page(table, ev, matched, all_words, start, end)
+        docs = np.flatnonzero(matched)
+        later = ~all_words[docs] if ev.strict else np.zeros(len(docs), dtype=bool)
+        order = np.lexsort((-timestamp[docs], -score[docs], later))
+        assert page == [(int(d), float(score[d])) for d in docs[order[start:end]]]
 
 
 @pytest.mark.parametrize("sort, newest_first", [("date", True), ("-date", False)])
