@@ -17,6 +17,7 @@ reads them once per version (:func:`read_anchors`).
 from __future__ import annotations
 
 import bisect
+import logging
 import pickle
 import re
 from collections import Counter, defaultdict
@@ -27,6 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from .analysis import Term
+
+log = logging.getLogger(__name__)
 
 ANCHORS_FILE = "anchors.pickle"
 # Words within this many characters of a mention, in the same sentence.
@@ -180,15 +183,20 @@ def write_anchors(reader, version_path: Path) -> None:
 
 
 def read_anchors(version_path: Path | None, size: int) -> Anchors | None:
-    """The version's anchors; None for a version without them."""
+    """The version's anchors; None for a version without them, and for a
+    damaged file, which is logged: ranking then goes without anchor words
+    rather than the version failing to open."""
     if version_path is None:
         return None
     path = Path(version_path) / ANCHORS_FILE
     try:
         data = pickle.loads(path.read_bytes())
-    except (OSError, pickle.UnpicklingError, EOFError):
+        postings, lengths = data["postings"], data["lengths"]
+        if len(lengths) != size:
+            raise ValueError(f"{len(lengths)} documents, the index has {size}")
+    except FileNotFoundError:
         return None
-    lengths = data["lengths"]
-    if len(lengths) != size:
+    except Exception as exc:  # noqa: BLE001 - any damage: serve without anchors
+        log.warning("%s: cannot read anchor words, ranking without them (%s)", path, exc)
         return None
-    return Anchors(data["postings"], lengths)
+    return Anchors(postings, lengths)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import pickle
 import time
+
+import pytest
 
 from search.analysis import word_terms
 from search.anchors import (
+    ANCHORS_FILE,
     collect_anchors,
     decode_mentions,
     decode_page_names,
@@ -15,7 +20,7 @@ from search.anchors import (
     title_names,
 )
 from search.indexer import build_index
-from search.query import SearchEngine
+from search.query import SearchEngine, SearchRequest
 from search.site import SiteConfig
 
 
@@ -106,5 +111,27 @@ def test_a_build_resolves_mentions_into_the_anchor_words_of_the_page(tmp_path):
         for word in ("プロセス", "番号", "取得"):
             assert table.anchor_postings(word).docs.tolist() == [getpid], word
         assert not table.anchor_postings("識別子").df  # the page's own words are not anchors
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize("damage", [b"", b"not a pickle", pickle.dumps({"lengths": [1]})])
+def test_a_damaged_anchors_file_is_logged_and_search_goes_on_without_it(tmp_path, caplog, damage):
+    posts = tmp_path / "_posts"
+    posts.mkdir()
+    (posts / "2024-01-01-getpid-2.md").write_text(
+        "---\ntitle: 'getpid(2) — システムコール'\n---\nプロセスの番号を返す。\n", encoding="utf-8"
+    )
+    index_dir = tmp_path / "index"
+    build_index(posts, index_dir, SiteConfig(), workers=1)
+    (version,) = (index_dir / "versions").iterdir()
+    (version / ANCHORS_FILE).write_bytes(damage)
+    engine = SearchEngine(index_dir)
+    try:
+        with caplog.at_level(logging.WARNING, logger="search.anchors"):
+            hits = engine.search(SearchRequest(q="番号")).hits
+        assert [h.id for h in hits] == ["2024-01-01-getpid-2.md"]
+        assert engine._current().table.anchors is None
+        assert str(version / ANCHORS_FILE) in caplog.text
     finally:
         engine.close()
