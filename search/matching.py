@@ -70,7 +70,7 @@ ANCHOR_WEIGHT = 1.0
 ANCHOR_MIN_WORDS = 2
 # Built-in loanwords (search/loanwords.txt: ソケット and socket) are searched
 # softly: a post with only the other form gets LOANWORD_WEIGHT of that
-# form's score and does not count as having the query's word. As plain
+# form's score and of a word's coordination credit (see Unit.weight). As plain
 # synonyms (full weight, counted as the word) the same table cost desc
 # queries MRR 0.702 -> 0.679 and katakana 0.911 -> 0.814.
 LOANWORD_WEIGHT = 0.2
@@ -106,8 +106,9 @@ class Unit:
     op: str = "or"  # how children combine
     exact: bool = False  # match with the Whoosh query itself (phrases)
     ascii: bool = False  # an ASCII name (command, identifier): strong in titles
-    # Below 1, a soft alternative (a loanword): it adds its score, times the
-    # weight, where it matches, but neither matches nor coordinates the unit.
+    # Below 1, a soft alternative (a loanword): a post it matches is found,
+    # with *weight* times its score and *weight* of a word's coordination
+    # credit, but it is not a post with the word (the all-words tier, +word).
     weight: float = 1.0
 
 

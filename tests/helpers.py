@@ -9,7 +9,9 @@ from typing import Any
 
 from whoosh import index as whoosh_index
 
+from search.indexer import build_index
 from search.query import SearchEngine, SearchRequest, SearchResult
+from search.site import SiteConfig
 from search.store import IndexStore
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +42,20 @@ def marked(highlighted: str) -> list[str]:
 def unmarked(highlighted: str) -> str:
     """A highlighted string without its ``<mark>`` tags (still escaped)."""
     return highlighted.replace("<mark>", "").replace("</mark>", "")
+
+
+def build_blog(root: Path, posts: dict[str, tuple[str, str]]) -> Path:
+    """Write *posts* (file name: (title, body), dated by the name) to
+    ``root/_posts``, index them and return the index folder."""
+    posts_dir = root / "_posts"
+    posts_dir.mkdir()
+    for name, (title, body) in posts.items():
+        (posts_dir / name).write_text(
+            f'---\ntitle: "{title}"\ndate: {name[:10]} 10:00:00 +0900\n---\n\n{body}\n',
+            encoding="utf-8",
+        )
+    build_index(posts_dir, root / "index", SiteConfig(), full=True, workers=1)
+    return root / "index"
 
 
 def stored_documents(index_dir: Path) -> dict[str, dict[str, Any]]:

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import build_blog
 
 from search.cli import main
-from search.indexer import build_index
 from search.matching import LOANWORD_WEIGHT, compile_query
 from search.query import SearchEngine, SearchRequest
-from search.site import SiteConfig
 from search.synonyms import loanwords
 
 POSTS = {
@@ -26,16 +25,7 @@ KATAKANA, ENGLISH, ONLY_CONNECT, _ = POSTS
 
 @pytest.fixture(scope="module")
 def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("loanwords-blog")
-    posts = root / "_posts"
-    posts.mkdir()
-    for name, (title, body) in POSTS.items():
-        (posts / name).write_text(
-            f'---\ntitle: "{title}"\ndate: {name[:10]} 10:00:00 +0900\n---\n\n{body}\n',
-            encoding="utf-8",
-        )
-    build_index(posts, root / "index", SiteConfig(), full=True, workers=1)
-    return root / "index"
+    return build_blog(tmp_path_factory.mktemp("loanwords-blog"), POSTS)
 
 
 def ids(engine: SearchEngine, q: str) -> list[str]:
@@ -86,6 +76,10 @@ def test_a_loanword_match_credits_the_post_with_part_of_the_word(index_dir):
 
 def test_a_required_word_is_not_satisfied_by_its_loanword(index_dir):
     assert ids(SearchEngine(index_dir), "+ソケット 接続") == [KATAKANA]
+
+
+def test_an_excluded_word_excludes_only_the_form_typed(index_dir):
+    assert sorted(ids(SearchEngine(index_dir), "接続 -ソケット")) == [ENGLISH, ONLY_CONNECT]
 
 
 def test_the_english_form_is_highlighted(index_dir):

@@ -7,10 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import build_blog
 
-from search.indexer import build_index
 from search.query import SearchEngine, SearchRequest
-from search.site import SiteConfig
 from search.synonyms import Synonyms
 
 POSTS = {
@@ -24,16 +23,7 @@ POSTS = {
 @pytest.fixture(scope="module")
 def blog(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("synonyms-blog")
-    posts = root / "_posts"
-    posts.mkdir()
-    for name, (title, body) in POSTS.items():
-        (posts / name).write_text(
-            f'---\ntitle: "{title}"\ndate: {name[:10]} 10:00:00 +0900\n---\n\n{body}\n',
-            encoding="utf-8",
-        )
-    index_dir = root / "index"
-    build_index(posts, index_dir, SiteConfig(), full=True, workers=1)
-    return root, index_dir
+    return root, build_blog(root, POSTS)
 
 
 def ids(engine: SearchEngine, q: str) -> list[str]:
