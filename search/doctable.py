@@ -155,6 +155,11 @@ class DocTable:
     _characters: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _blocks: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _all_live: bool = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Most versions have no deleted docs: postings then need no filtering.
+        self._all_live = bool(self.live.all())
 
     @classmethod
     def build(cls, reader, version_path: Path | None = None) -> DocTable:
@@ -253,7 +258,7 @@ class DocTable:
                 source = field_name
             docs, tf = _read_postings(reader, source, text)
             boost = reader.schema[source].format.field_boost or 1.0
-            result = self._live_postings(docs, tf / boost)
+            result = self._live_postings(docs, tf / boost if boost != 1.0 else tf)
         with self._lock:
             if len(self._postings) >= MAX_CACHED_TERMS:
                 self._postings.clear()
@@ -271,6 +276,8 @@ class DocTable:
 
     def _live_postings(self, docs: np.ndarray, tf: np.ndarray) -> Postings:
         """The postings of docs not deleted."""
+        if self._all_live:
+            return Postings(docs, tf) if len(docs) else EMPTY
         keep = self.live[docs]
         return Postings(docs[keep], tf[keep]) if keep.any() else EMPTY
 
@@ -379,19 +386,25 @@ def _read_postings(reader, field_name: str, text: str) -> tuple[np.ndarray, np.n
     values; the arrays are taken a block at a time, which is an order of
     magnitude faster than asking its matcher for every posting in Python.
     """
-    ids: list[np.ndarray] = [np.zeros(0, dtype=np.int32)]
-    weights: list[np.ndarray] = [np.zeros(0, dtype=np.float32)]
+    ids: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
     packed = is_packed(reader.schema[field_name].format)
     for terms, info, base in _term_infos(reader, field_name, text):
         for buf, start, end, header in _block_headers(terms._postfile, *_extent(info)):
             if packed:
                 docs, w = decode_counts(buf[start:end], header[0])
-                ids.append(docs + base)
-                weights.append(w)
-                continue
-            deltas, w, _ = _unpack_block(buf[start:end], header[3])
-            ids.append(_doc_ids(deltas) + base)
-            weights.append(_weights(w, header[0]))
+            else:
+                deltas, minified, _ = _unpack_block(buf[start:end], header[3])
+                docs, w = _doc_ids(deltas), _weights(minified, header[0])
+            if base:
+                docs += base  # docs is a new array
+            ids.append(docs)
+            weights.append(w)
+    # Most terms are one block: no concatenation (a copy) then.
+    if len(ids) == 1:
+        return ids[0], weights[0]
+    if not ids:
+        return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
     return np.concatenate(ids), np.concatenate(weights)
 
 
