@@ -265,11 +265,11 @@ def _expanded(unit: Unit, key: tuple[str, ...], tables, clause: Clause, max_word
     has for the index words *key*."""
     for table, weight in tables:
         if table and (alternatives := table.expand(key)):
-            unit = _with_synonyms(unit, alternatives, clause, max_words, weight)
+            unit = _with_alternatives(unit, alternatives, clause, max_words, weight)
     return unit
 
 
-def _with_synonyms(
+def _with_alternatives(
     unit: Unit, alternatives: list[str], clause: Clause, max_words: int, weight: float = 1.0
 ) -> Unit:
     """*unit*, or any of the *alternatives* (each searched as its own words,
@@ -346,7 +346,8 @@ def compile_query(
 
 
 def _unit_words(unit: Unit) -> set[str]:
-    """The words a unit (and its parts and synonyms) matches in the body."""
+    """The words a unit (its parts and synonyms, not its soft alternatives)
+    matches in the body."""
     if unit.children:
         return set().union(*(_unit_words(c) for c in unit.children if c.weight == 1.0))
     return {refs[0][1] for refs in unit.match
