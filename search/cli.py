@@ -23,13 +23,14 @@ synonyms_option = click.option(
     help="Solr-format synonyms file applied to queries [$BLOGSEARCH_SYNONYMS_FILE].",
 )
 
+# None when not given: serve then leaves it to the app's LOANWORDS setting.
 loanwords_option = click.option(
     "--loanwords/--no-loanwords",
     "use_loanwords",
-    default=True,
-    show_default=True,
+    default=None,
     help="Also search the English form of a katakana loanword (ソケット: socket), "
-    "and the other way round, at a lower weight.",
+    "and the other way round, at a lower weight [default: on; for serve, the "
+    "LOANWORDS setting, $BLOGSEARCH_LOANWORDS].",
 )
 
 index_dir_option = click.option(
@@ -161,7 +162,7 @@ def index(posts_dir, index_dir, full, rollback, check, strict, timezone, permali
 def search(query, index_dir, tags, categories, sort, page, per_page, as_json, synonyms,
            use_loanwords):  # fmt: skip
     """Search the index for QUERY and print the top hits."""
-    engine = SearchEngine(index_dir, synonyms=synonyms, use_loanwords=use_loanwords)
+    engine = SearchEngine(index_dir, synonyms=synonyms, use_loanwords=use_loanwords is not False)
     request = SearchRequest(
         q=" ".join(query), tags=list(tags), categories=list(categories), sort=sort,
         page=page, per_page=per_page,
@@ -242,7 +243,9 @@ def serve(index_dir, host, port, cors_origins, debug, synonyms, use_loanwords):
     """Run the development web server (use gunicorn in production; see README)."""
     from web import create_app  # Flask is only needed for this command
 
-    overrides: dict = {"INDEX_DIR": str(index_dir), "LOANWORDS": use_loanwords}
+    overrides: dict = {"INDEX_DIR": str(index_dir)}
+    if use_loanwords is not None:
+        overrides["LOANWORDS"] = use_loanwords
     if synonyms:
         overrides["SYNONYMS_FILE"] = str(synonyms)
     if cors_origins:

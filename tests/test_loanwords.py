@@ -118,3 +118,24 @@ def test_web_config_can_switch_loanwords_off(index_dir):
 
     assert found() == [KATAKANA, ENGLISH]
     assert found(LOANWORDS=False) == [KATAKANA]
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "on"),
+    [
+        (None, [], True),
+        ("0", [], False),
+        ("0", ["--loanwords"], True),
+        (None, ["--no-loanwords"], False),
+    ],
+)
+def test_serve_leaves_loanwords_to_the_setting_unless_told(index_dir, monkeypatch, env, args, on):
+    from flask import Flask
+
+    apps: list[Flask] = []
+    monkeypatch.setattr(Flask, "run", lambda self, **kwargs: apps.append(self))
+    if env is not None:
+        monkeypatch.setenv("BLOGSEARCH_LOANWORDS", env)
+    result = CliRunner().invoke(main, ["serve", "--index-dir", str(index_dir), *args])
+    assert result.exit_code == 0, result.output
+    assert (apps[0].extensions["blogsearch"].loanwords is not None) is on
