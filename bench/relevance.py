@@ -5,6 +5,7 @@ Run from the repository root::
     .venv/bin/python bench/relevance.py [--tsv FILE] [--posts DIR] [--index-dir DIR]
                                         [--json OUT] [--rebuild]
                                         [--systems ours,fts5,bigram]
+                                        [--negatives FILE|none]
 
 Queries (``--tsv``, default ``../shared/queries/dev.tsv``) are a TSV file with
 the header ``qid<TAB>query<TAB>relevant<TAB>kind``: ``relevant`` is a
@@ -45,17 +46,63 @@ k if *any* of its relevant posts is in the top k. Latency is the wall time of
 each ``system(query)`` call (mean and p95 by nearest rank); every system first
 answers one untimed warm-up query, so opening the index is not counted.
 
+Precision, in the same run (every system answers the same questions; for
+it each system also reports *all* the posts it matches, not only its top 10):
+
+total hits
+    For every known-item query, the number of posts the system returns in
+    all: ours ``SearchResult.total``; fts5 the number of rows its MATCH (or
+    LIKE fallback) returns without a LIMIT; bigram the number of posts with a
+    nonzero score. Median and p90 (both nearest rank) per kind and over all
+    queries (``all``). Fewer is not better by itself; read it beside MRR@10.
+negatives
+    ``--negatives FILE``: one query a line (blank lines and ``#`` comments are
+    skipped), topics that occur nowhere in the corpus, so the right answer is
+    no hits. Default ``../shared/queries/negatives-dev.txt``, or
+    ``negatives-aiblog-dev.txt`` in the same folder when ``--posts`` ends in
+    ``aiblog/posts``; ``--negatives none`` skips this part (a missing default
+    file skips it with a note). Per query: the hit count and whether the
+    answer was *flagged* - ours flags it when ``SearchResult.relaxed`` is
+    true (no post had every word, and the engine says so); the peers never
+    flag. Totals per system: ``empty`` (0 hits), ``flagged`` (hits, flagged),
+    ``junk`` (hits, not flagged: confident junk) and the share empty; then
+    our non-empty negatives with hit count, flag and
+    ``SearchResult.unmatched_words`` (when the engine has it).
+single words
+    :data:`SINGLE_WORDS`, 24 one-word queries typical of both corpora
+    (man-page technical words, AI-news words; katakana, kanji, ASCII), each
+    with declared alternatives (e.g. エヌビディア / NVIDIA). Per word and
+    system: the hit count and the precision, the share of *all* returned
+    posts (ours paged through with ``per_page`` = ``limits.max_per_page`` up
+    to ``limits.max_page``) whose title + tags + body + excerpt + code blocks
+    (which :func:`search.posts.load_post` keeps apart from the body; our
+    engine indexes them, the peers do not) contains the word or an
+    alternative. "Contains" is a substring test after NFKC and
+    lower-casing, also with hiragana folded to katakana on both sides and
+    with a trailing long-vowel mark ー removed from (or added to) the word;
+    for ours the alternatives also include those the engine searches for the
+    word (its synonyms file, none in the bench, and
+    ``search.synonyms.loanwords().for_text(word)``). The mean precision is
+    over the words for which the system returned any post (precision is
+    undefined for 0 hits).
+
+The precision part needs the posts' text, so the posts are loaded even when
+only ``ours`` is run.
+
 Output: one table with the three systems side by side, a comparison of ours
 against the best peer per kind (best by MRR@10, then R@10), and the queries
-for which ours has no relevant post in its top 10, with our top 3.
+for which ours has no relevant post in its top 10, with our top 3; then the
+precision section: total hits, negatives, single words.
 ``--json OUT`` writes every number, including each system's ranked list per
-query.
+query, and the precision numbers under ``precision`` (``totalHits``,
+``negatives``, ``singleWord``).
 
 The functions are importable, e.g. for a test::
 
     from bench.relevance import BigramBM25, evaluate, load_queries
     result = evaluate(BigramBM25(docs), load_queries(path))
     result["macro"]["mrr"]
+    negative_totals(run_negatives(BigramBM25(docs), ["うどん"]))["junk"]
 """
 
 from __future__ import annotations
@@ -75,7 +122,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -87,12 +134,15 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 from search.indexer import IndexReport, build_index  # noqa: E402
 from search.posts import find_post_files, load_post  # noqa: E402
-from search.query import SearchEngine, SearchRequest  # noqa: E402
+from search.query import SearchEngine, SearchRequest, SearchResult  # noqa: E402
 from search.site import SiteConfig, load_site_config  # noqa: E402
+from search.synonyms import loanwords  # noqa: E402
 
 DEFAULT_TSV = REPO.parent / "shared" / "queries" / "dev.tsv"
 DEFAULT_POSTS = REPO.parent / "shared" / "corpus" / "posts"
 DEFAULT_INDEX = REPO / "bench" / "out" / "relevance-index"
+DEFAULT_NEGATIVES = REPO.parent / "shared" / "queries" / "negatives-dev.txt"
+AIBLOG_NEGATIVES = DEFAULT_NEGATIVES.with_name("negatives-aiblog-dev.txt")
 KINDS = ("desc", "katakana", "mixed", "paraphrase")
 SYSTEMS = ("ours", "fts5", "bigram")
 PEERS = ("fts5", "bigram")
@@ -100,6 +150,39 @@ TOP_K = 10
 CUTOFFS = (1, 5, 10)
 METRICS = ("mrr", "r1", "r5", "r10")
 METRIC_LABELS = {"mrr": "MRR@10", "r1": "R@1", "r5": "R@5", "r10": "R@10"}
+HIT_PERCENTILES = (("median", 50), ("p90", 90))
+
+# One-word queries typical of the two corpora, each with the other spellings a
+# reader would accept as the same word (the long-vowel and kana variants are
+# tried anyway, see word_needles).
+SINGLE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    # man pages, the GIMP manual, the Debian Reference
+    ("ファイル", ()),
+    ("プロセス", ()),
+    ("ロケール", ()),
+    ("プリンター", ()),
+    ("グラデーション", ()),
+    ("ソケット", ()),
+    ("ディレクトリ", ()),
+    ("シグナル", ()),
+    ("カーネル", ()),
+    ("パスワード", ()),
+    ("文字列", ()),
+    ("端末", ("ターミナル",)),
+    ("圧縮", ()),
+    ("暗号化", ()),
+    ("UTF-8", ("utf8",)),
+    ("ssh", ()),
+    # AI news
+    ("モデル", ()),
+    ("半導体", ()),
+    ("エヌビディア", ("NVIDIA",)),
+    ("生成AI", ("生成型AI", "ジェネレーティブAI")),
+    ("データセンター", ()),
+    ("ベンチマーク", ("benchmark",)),
+    ("GPU", ()),
+    ("量子化", ()),
+)
 
 SystemFn = Callable[[str], Sequence[str]]
 
@@ -150,6 +233,9 @@ class Doc:
     title: str
     tags: str
     body: str
+    # Not indexed by the peers; only part of the precision check's text.
+    excerpt: str = ""
+    code: str = ""
 
 
 def load_docs(posts_dir: Path, site: SiteConfig | None = None) -> list[Doc]:
@@ -159,12 +245,35 @@ def load_docs(posts_dir: Path, site: SiteConfig | None = None) -> list[Doc]:
     for rel in find_post_files(posts_dir):
         post = load_post(posts_dir, rel, site).post
         if post is not None:
-            docs.append(Doc(post.id, post.title, " ".join(post.tags), post.body))
+            tags = " ".join(post.tags)
+            docs.append(Doc(post.id, post.title, tags, post.body, post.excerpt, post.code))
     return docs
 
 
 def nfkc(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """How many posts a system returns for a query in all, and whether it
+    flagged the answer as a relaxed one (ours only)."""
+
+    total: int
+    flagged: bool = False
+    unmatched: tuple[str, ...] = ()
+
+
+class PrecisionSystem(Protocol):
+    """What the precision section needs of a system, besides its top 10."""
+
+    name: str
+
+    def __call__(self, query: str) -> Sequence[str]: ...
+
+    def answer(self, query: str) -> Answer: ...
+
+    def all_ids(self, query: str) -> list[str]: ...
 
 
 # --- ours -------------------------------------------------------------------------
@@ -185,9 +294,32 @@ class OursSystem:
         self.engine = SearchEngine(index_dir)
         self.k = k
 
+    def search(self, query: str, page: int = 1, per_page: int | None = None) -> SearchResult:
+        return self.engine.search(SearchRequest(q=query, page=page, per_page=per_page or self.k))
+
     def __call__(self, query: str) -> list[str]:
-        result = self.engine.search(SearchRequest(q=query, per_page=self.k))
-        return [hit.id for hit in result.hits]
+        return [hit.id for hit in self.search(query).hits]
+
+    def answer(self, query: str) -> Answer:
+        result = self.search(query)
+        unmatched = getattr(result, "unmatched_words", None) or ()
+        return Answer(result.total, bool(result.relaxed), tuple(unmatched))
+
+    def all_ids(self, query: str) -> list[str]:
+        """Every matched post, paging as far as the engine's limits allow."""
+        lim = self.engine.limits
+        ids: list[str] = []
+        for page in range(1, lim.max_page + 1):
+            result = self.search(query, page, lim.max_per_page)
+            ids += [hit.id for hit in result.hits]
+            if not result.hits or len(ids) >= result.total:
+                break
+        return ids
+
+    def alternatives(self, word: str) -> list[str]:
+        """The other texts the engine searches for *word*: synonyms, loanwords."""
+        found = self.engine.synonyms.get().for_text(word) + loanwords().for_text(word)
+        return list(dict.fromkeys(found))
 
 
 # --- peer: SQLite FTS5 trigram ----------------------------------------------------
@@ -229,12 +361,13 @@ class Fts5System:
                 ((d.id, nfkc(d.title), nfkc(d.tags), nfkc(d.body)) for d in docs),
             )
 
-    def __call__(self, query: str) -> list[str]:
+    def select(self, query: str, limit: int) -> list[str]:
+        """The ranked ids for *query*, at most *limit* (-1: all of them)."""
         expr, short = trigram_match(query)
         if expr is not None:
             rows = self.db.execute(
                 "SELECT id FROM posts WHERE posts MATCH ? ORDER BY bm25(posts), rowid LIMIT ?",
-                (expr, self.k),
+                (expr, limit),
             )
         elif short:
             like = " AND ".join(
@@ -242,11 +375,20 @@ class Fts5System:
             )
             patterns = ["%" + re.sub(r"([%_\\])", r"\\\1", s) + "%" for s in short]
             rows = self.db.execute(
-                f"SELECT id FROM posts WHERE {like} ORDER BY rowid LIMIT ?", (*patterns, self.k)
+                f"SELECT id FROM posts WHERE {like} ORDER BY rowid LIMIT ?", (*patterns, limit)
             )
         else:
             return []
         return [r[0] for r in rows]
+
+    def __call__(self, query: str) -> list[str]:
+        return self.select(query, self.k)
+
+    def all_ids(self, query: str) -> list[str]:
+        return self.select(query, -1)
+
+    def answer(self, query: str) -> Answer:
+        return Answer(len(self.all_ids(query)))
 
 
 # --- peer: character-bigram BM25 ----------------------------------------------------
@@ -299,6 +441,13 @@ class BigramBM25:
     def __call__(self, query: str) -> list[str]:
         top = heapq.nsmallest(self.k, self.scores(query).items(), key=lambda x: (-x[1], x[0]))
         return [self.ids[d] for d, _ in top]
+
+    def all_ids(self, query: str) -> list[str]:
+        """Every post with a nonzero score, in index order."""
+        return [self.ids[d] for d, score in sorted(self.scores(query).items()) if score > 0]
+
+    def answer(self, query: str) -> Answer:
+        return Answer(len(self.all_ids(query)))
 
 
 # --- evaluation -------------------------------------------------------------------
@@ -419,6 +568,192 @@ def comparison(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
+# --- precision --------------------------------------------------------------------
+
+
+def load_negatives(path: Path | str) -> list[str]:
+    """One query a line; blank lines and ``#`` comments are skipped."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [q for q in (line.strip() for line in lines) if q and not q.startswith("#")]
+
+
+def default_negatives(posts_dir: Path) -> Path:
+    """The negatives file that goes with *posts_dir* (the aiblog corpus has its own)."""
+    parts = posts_dir.resolve().parts
+    return AIBLOG_NEGATIVES if parts[-2:] == ("aiblog", "posts") else DEFAULT_NEGATIVES
+
+
+def run_negatives(system: PrecisionSystem, queries: Iterable[str]) -> list[dict[str, Any]]:
+    """Per negative query: ``query``, ``hits``, ``flagged``, ``unmatched`` (words)."""
+    records = []
+    for q in queries:
+        a = system.answer(q)
+        records.append(
+            {
+                "query": q,
+                "hits": a.total,
+                "flagged": a.flagged and a.total > 0,
+                "unmatched": list(a.unmatched),
+            }
+        )
+    return records
+
+
+def negative_totals(records: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """``n``, ``empty`` (0 hits), ``flagged`` (hits, flagged), ``junk`` (hits,
+    not flagged: confident junk) and ``empty_share``."""
+    n = len(records)
+    empty = sum(1 for r in records if r["hits"] == 0)
+    flagged = sum(1 for r in records if r["hits"] > 0 and r["flagged"])
+    return {
+        "n": n,
+        "empty": empty,
+        "flagged": flagged,
+        "junk": n - empty - flagged,
+        "empty_share": empty / n if n else 0.0,
+    }
+
+
+def hit_count_stats(queries: Sequence[Query], counts: Sequence[int]) -> dict[str, dict[str, float]]:
+    """``n``, median and p90 (nearest rank) of *counts* per kind and for ``all``."""
+    groups = {
+        kind: [c for q, c in zip(queries, counts, strict=True) if q.kind == kind]
+        for kind in kinds_of(queries)
+    }
+    groups["all"] = list(counts)
+    return {
+        group: {"n": len(values)} | {name: percentile(values, p) for name, p in HIT_PERCENTILES}
+        for group, values in groups.items()
+    }
+
+
+def total_hits(system: PrecisionSystem, queries: Sequence[Query]) -> dict[str, Any]:
+    """The system's total hit count per query, and :func:`hit_count_stats` of them."""
+    counts = [system.answer(q.query).total for q in queries]
+    return {
+        "stats": hit_count_stats(queries, counts),
+        "per_query": {q.qid: c for q, c in zip(queries, counts, strict=True)},
+    }
+
+
+_HIRAGANA_TO_KATAKANA = {c: c + 0x60 for c in range(0x3041, 0x3097)}
+
+
+def to_katakana(text: str) -> str:
+    """Hiragana to katakana; everything else unchanged."""
+    return text.translate(_HIRAGANA_TO_KATAKANA)
+
+
+def fold(text: str) -> str:
+    return nfkc(text).lower()
+
+
+def text_forms(text: str) -> tuple[str, ...]:
+    """*text* NFKC-lowercased, and (when different) also kana-folded."""
+    plain = fold(text)
+    kata = to_katakana(plain)
+    return (plain,) if kata == plain else (plain, kata)
+
+
+def _is_katakana(ch: str) -> bool:
+    return "\u30a1" <= ch <= "\u30fa"  # ァ..ヺ; the long-vowel mark ー is U+30FC
+
+
+def word_needles(word: str, alternatives: Iterable[str] = ()) -> frozenset[str]:
+    """The substrings that mean a text contains *word* or an alternative: each
+    NFKC-lowercased, also kana-folded, and with a trailing ー removed (or one
+    added after a final katakana)."""
+    needles: set[str] = set()
+    for text in (word, *alternatives):
+        base = fold(text).strip()
+        for form in {base, to_katakana(base)} - {""}:
+            needles.add(form)
+            if form.endswith("ー") and len(form) > 1:
+                needles.add(form[:-1])
+            elif _is_katakana(form[-1]):
+                needles.add(form + "ー")
+    return frozenset(needles)
+
+
+def contains_any(forms: Iterable[str], needles: Iterable[str]) -> bool:
+    """Whether any of *needles* occurs in any of *forms* (from :func:`text_forms`)."""
+    needles = tuple(needles)
+    return any(n in form for form in forms for n in needles)
+
+
+def contains(text: str, word: str, alternatives: Iterable[str] = ()) -> bool:
+    """Whether *text* contains *word* or an alternative (the precision check)."""
+    return contains_any(text_forms(text), word_needles(word, alternatives))
+
+
+def doc_texts(docs: Iterable[Doc]) -> dict[str, tuple[str, ...]]:
+    """Post id -> :func:`text_forms` of its title, tags, body, excerpt and code."""
+    fields = ("title", "tags", "body", "excerpt", "code")
+    return {d.id: text_forms("\n".join(getattr(d, f) for f in fields)) for d in docs}
+
+
+def word_precision(
+    ids: Sequence[str], texts: dict[str, tuple[str, ...]], needles: Iterable[str]
+) -> dict[str, Any]:
+    """``fetched`` (len(ids)), ``containing`` and ``precision`` (None without ids);
+    an id without a text counts as not containing."""
+    needles = tuple(needles)
+    containing = sum(1 for i in ids if i in texts and contains_any(texts[i], needles))
+    return {
+        "fetched": len(ids),
+        "containing": containing,
+        "precision": containing / len(ids) if ids else None,
+    }
+
+
+def single_word_precision(
+    system: PrecisionSystem,
+    texts: dict[str, tuple[str, ...]],
+    words: Sequence[tuple[str, Sequence[str]]] = SINGLE_WORDS,
+) -> dict[str, Any]:
+    """Per word: ``hits``, ``alternatives`` (declared, then the system's own when
+    it has an ``alternatives`` method: ours), and :func:`word_precision` over
+    all its hits; ``mean_precision`` over the ``words_with_hits``."""
+    own = getattr(system, "alternatives", None)
+    per_word = {}
+    for word, declared in words:
+        alts = list(dict.fromkeys([*declared, *(own(word) if own else [])]))
+        ids = system.all_ids(word)
+        per_word[word] = {"hits": system.answer(word).total, "alternatives": alts} | (
+            word_precision(ids, texts, word_needles(word, alts))
+        )
+    values = [v["precision"] for v in per_word.values() if v["precision"] is not None]
+    return {
+        "per_word": per_word,
+        "mean_precision": statistics.fmean(values) if values else None,
+        "words_with_hits": len(values),
+    }
+
+
+def precision_report(
+    systems: dict[str, PrecisionSystem],
+    queries: Sequence[Query],
+    negatives: Sequence[str] | None,
+    texts: dict[str, tuple[str, ...]],
+) -> dict[str, Any]:
+    """The ``precision`` part of the JSON: ``totalHits``, ``negatives``, ``singleWord``."""
+    names = [s for s in SYSTEMS if s in systems]
+    neg: dict[str, Any] | None = None
+    if negatives is not None:
+        neg = {"n": len(negatives), "systems": {}}
+        for name in names:
+            records = run_negatives(systems[name], negatives)
+            neg["systems"][name] = {"totals": negative_totals(records), "per_query": records}
+    return {
+        "totalHits": {name: total_hits(systems[name], queries) for name in names},
+        "negatives": neg,
+        "singleWord": {
+            "words": [{"word": w, "alternatives": list(a)} for w, a in SINGLE_WORDS],
+            "systems": {name: single_word_precision(systems[name], texts) for name in names},
+        },
+    }
+
+
 # --- report -------------------------------------------------------------------------
 
 
@@ -488,6 +823,89 @@ def format_misses(items: list[dict[str, Any]], total: int) -> str:
     return "\n".join(lines)
 
 
+def width(text: str) -> int:
+    """Display width in a terminal: East Asian wide and full-width count 2."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def ljust(text: str, w: int) -> str:
+    return text + " " * max(0, w - width(text))
+
+
+def format_total_hits(total: dict[str, dict[str, Any]]) -> str:
+    """Median / p90 of the total hit count per kind, the systems side by side."""
+    names = list(total)
+    first = total[names[0]]["stats"]
+    labels = {g: f"{g} ({v['n']})" for g, v in first.items()}
+    label_w = max(len(x) for x in labels.values()) + 2
+    col_w = 14
+    lines = [
+        "total hits per known-item query (median / p90, nearest rank):",
+        "kind (n)".ljust(label_w) + "".join(n.rjust(col_w) for n in names),
+    ]
+    for group, label in labels.items():
+        cells = []
+        for n in names:
+            v = total[n]["stats"][group]
+            cells.append(f"{v['median']:g} / {v['p90']:g}".rjust(col_w))
+        lines.append(label.ljust(label_w) + "".join(cells))
+    return "\n".join(lines)
+
+
+def format_negatives(neg: dict[str, Any], path: Path | None) -> str:
+    """The empty/flagged/junk totals per system, then our non-empty negatives."""
+    lines = [f"negatives: {neg['n']} queries from {path} (right answer: no hits)"]
+    lines.append("system".ljust(8) + "".join(h.rjust(9) for h in ("empty", "flagged", "junk")))
+    lines[-1] += "empty %".rjust(10)
+    for name, v in neg["systems"].items():
+        t = v["totals"]
+        cells = "".join(str(t[k]).rjust(9) for k in ("empty", "flagged", "junk"))
+        lines.append(name.ljust(8) + cells + f"{100 * t['empty_share']:.1f}%".rjust(10))
+    if "ours" in neg["systems"]:
+        found = [r for r in neg["systems"]["ours"]["per_query"] if r["hits"]]
+        lines.append(f"ours: {len(found)} non-empty negatives" + (":" if found else ""))
+        qw = max((width(r["query"]) for r in found), default=0) + 2
+        for r in found:
+            flag = "flagged" if r["flagged"] else "JUNK"
+            unmatched = f"  unmatched: {', '.join(r['unmatched'])}" if r["unmatched"] else ""
+            line = f"  {ljust(r['query'], qw)}{r['hits']:>5} hits  {flag:<7}{unmatched}"
+            lines.append(line.rstrip())
+    return "\n".join(lines)
+
+
+def format_single_words(single: dict[str, Any]) -> str:
+    """Per word and system: hits and precision over all hits; the mean precision."""
+    names = list(single["systems"])
+    words = [w["word"] for w in single["words"]]
+    word_w = max(width(w) for w in words) + 2
+    col_w = 14
+    lines = [
+        "single words: hits, precision (share of all hits containing the word):",
+        ljust("word", word_w) + "".join(n.rjust(col_w) for n in names),
+    ]
+    for word in words:
+        cells = []
+        for n in names:
+            v = single["systems"][n]["per_word"][word]
+            prec = "-" if v["precision"] is None else f"{v['precision']:.3f}"
+            cells.append(f"{v['hits']:>6} {prec:>6}".rjust(col_w))
+        lines.append(ljust(word, word_w) + "".join(cells))
+    cells = []
+    for n in names:
+        m = single["systems"][n]["mean_precision"]
+        cells.append(("-" if m is None else f"{m:.3f}").rjust(col_w))
+    lines.append(ljust("mean", word_w) + "".join(cells))
+    return "\n".join(lines)
+
+
+def format_precision(precision: dict[str, Any], negatives_path: Path | None) -> str:
+    parts = ["precision", format_total_hits(precision["totalHits"])]
+    if precision["negatives"] is not None:
+        parts.append(format_negatives(precision["negatives"], negatives_path))
+    parts.append(format_single_words(precision["singleWord"]))
+    return "\n\n".join(parts)
+
+
 # --- main ---------------------------------------------------------------------------
 
 
@@ -499,11 +917,28 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--json", type=Path, default=None, help="write every number here")
     ap.add_argument("--rebuild", action="store_true", help="full rebuild of our index")
     ap.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset")
+    ap.add_argument(
+        "--negatives",
+        default=None,
+        help="no-answer queries, one a line, or 'none' [negatives(-aiblog)-dev.txt]",
+    )
     args = ap.parse_args(argv)
     args.systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     unknown = [s for s in args.systems if s not in SYSTEMS]
     if unknown or not args.systems:
         ap.error(f"--systems: choose from {', '.join(SYSTEMS)} (got {args.systems})")
+    args.negatives_note = None
+    if args.negatives is None:
+        default = default_negatives(args.posts)
+        args.negatives = default if default.is_file() else None
+        if args.negatives is None:
+            args.negatives_note = f"note: no {default}; negatives skipped"
+    elif args.negatives.strip().lower() == "none":
+        args.negatives = None
+    else:
+        args.negatives = Path(args.negatives)
+        if not args.negatives.is_file():
+            ap.error(f"--negatives: no file {args.negatives}")
     return args
 
 
@@ -518,8 +953,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing:
         print(f"warning: {len(missing)} relevant files not in {posts_dir}: {missing[:5]}")
     print(f"{len(queries)} queries from {args.tsv}; {len(known)} post files in {posts_dir}")
+    negatives = load_negatives(args.negatives) if args.negatives else None
+    if args.negatives_note:
+        print(args.negatives_note)
 
-    systems: dict[str, SystemFn] = {}
+    systems: dict[str, PrecisionSystem] = {}
     index_info: dict[str, Any] = {}
     if "ours" in args.systems:
         t = time.perf_counter()
@@ -538,20 +976,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{report.analyzed} analyzed, {report.documents} docs) in {timing['index_s']:.1f} s"
         )
         systems["ours"] = OursSystem(args.index_dir)
-    if any(s in PEERS for s in args.systems):
+    t = time.perf_counter()
+    docs = load_docs(posts_dir)
+    timing["load_docs_s"] = time.perf_counter() - t
+    print(f"posts: loaded {len(docs)} posts (peers, precision) in {timing['load_docs_s']:.1f} s")
+    if "fts5" in args.systems:
         t = time.perf_counter()
-        docs = load_docs(posts_dir)
-        timing["load_docs_s"] = time.perf_counter() - t
-        print(f"peers: loaded {len(docs)} posts in {timing['load_docs_s']:.1f} s")
-        if "fts5" in args.systems:
-            t = time.perf_counter()
-            systems["fts5"] = Fts5System(docs)
-            timing["fts5_build_s"] = time.perf_counter() - t
-        if "bigram" in args.systems:
-            t = time.perf_counter()
-            systems["bigram"] = BigramBM25(docs)
-            timing["bigram_build_s"] = time.perf_counter() - t
-        del docs
+        systems["fts5"] = Fts5System(docs)
+        timing["fts5_build_s"] = time.perf_counter() - t
+    if "bigram" in args.systems:
+        t = time.perf_counter()
+        systems["bigram"] = BigramBM25(docs)
+        timing["bigram_build_s"] = time.perf_counter() - t
+    texts = doc_texts(docs)
+    del docs
+    if any(s in PEERS for s in args.systems):
         built = ", ".join(f"{k.split('_')[0]} {v:.1f} s" for k, v in timing.items() if "build" in k)
         print(f"peers: built {built}")
 
@@ -572,6 +1011,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         missed = misses(results["ours"])
         print()
         print(format_misses(missed, len(queries)))
+    t = time.perf_counter()
+    precision = precision_report(systems, queries, negatives, texts)
+    timing["precision_s"] = time.perf_counter() - t
+    if precision["negatives"] is not None:
+        precision["negatives"]["file"] = str(args.negatives)
+    print()
+    print(format_precision(precision, args.negatives))
     timing["total_s"] = time.perf_counter() - started
     print(f"\ntotal {timing['total_s']:.1f} s")
 
@@ -586,6 +1032,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "systems": results,
             "comparison": comp,
             "ours_misses": missed,
+            "precision": precision,
         }
         args.json.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
         print(f"wrote {args.json}")

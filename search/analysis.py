@@ -257,18 +257,19 @@ def katakana_parts(word: str) -> tuple[str, ...]:
     Janome keeps an unknown katakana run whole (シングルユーザログイン), so
     a query word like that matches only posts with the very same compound.
     Its parts are the known words the run splits into when unknown runs are
-    not grouped; a split with an unknown or one-character piece is no split.
+    not grouped, each stretch of unknown or short pieces kept as one part
+    (共有メモリーバッファープール: メモリー, バッファー, プール).
     """
     if not _KATAKANA_COMPOUND.match(word):
         return ()
     tokens = list(janome_tokenizer().tokenize(word))
     if len(tokens) != 1 or tokens[0].node_type != "UNKNOWN":
         return ()
-    parts = []
-    for token in _janome_splitter().tokenize(word):
-        if token.node_type == "UNKNOWN" or len(token.surface) < 2:
-            return ()
-        parts.append(fold_word(token.surface))
+    pieces = [
+        ("?" * (token.node_type == "UNKNOWN") + token.surface, fold_word(token.surface))
+        for token in _janome_splitter().tokenize(word)
+    ]
+    parts = _merge_fragments(pieces)
     return tuple(parts) if len(parts) > 1 else ()
 
 
@@ -416,3 +417,185 @@ class BigramTokenizer(_TermTokenizer):
 
     def _terms(self, value: str, mode: str) -> list[Term]:
         return bigram_terms(value)
+
+
+# --- character sequences ------------------------------------------------------
+
+_SPACES = re.compile(r"\s+")
+
+
+def sequence_text(text: str) -> str:
+    """The form in which a post's text is searched for character sequences:
+    normalized (NFKC, lower case), runs of white space as one space.
+
+    A word that matches through its bigrams must occur in this form of the
+    post, contiguous: bigrams of ドローン scattered over a post (ドロ here,
+    ーン there) are not the word. Kana are not folded here, so that ハワイ is
+    not found in はワイヤレス; :func:`sequence_forms` gives a query's forms.
+    """
+    return _SPACES.sub(" ", normalize(text).text)
+
+
+def sequence_forms(text: str) -> tuple[str, ...]:
+    """The :func:`sequence_text` forms a query's characters may take in a
+    post: as typed, and in katakana (りんご: りんご, リンゴ). Not the other way:
+    hiragana runs cross word boundaries (テニス is not あてにすべき); a
+    katakana word written in hiragana is found as a word instead."""
+    typed = sequence_text(text)
+    return tuple(dict.fromkeys([typed, fold_kana(typed)]))
+
+
+@dataclass(slots=True)
+class Segment:
+    """A piece of a query that must match as one: a word, or a compound of
+    words that stand together in the query (株式投資, ロケール as ロ+ケール).
+
+    ``text`` is its :func:`sequence_text`, kana folded as the bigram
+    fields (the key of the segment's bigrams); ``parts`` its index words (base
+    forms, folded) as Janome finds them; ``word`` the one index word the
+    whole segment is, if it is one (東海道新幹線, かれー as カレ);
+    ``start``/``end`` its span in the original query.
+    """
+
+    text: str
+    parts: list[str]
+    word: str | None
+    start: int
+    end: int
+    ascii: bool = False
+    # What the query says is done (取得する, 得る), not what it is about: a
+    # description often says it in other words than the post.
+    predicate: bool = False
+
+
+# Parts of speech that continue a compound: nouns (suffixes included, 基地局)
+# and prefixes. Anything else (a particle, a verb) ends it.
+_COMPOUND_POS = frozenset(["名詞", "接頭詞"])
+_NOT_COMPOUND_POS2 = frozenset([("名詞", "非自立"), ("名詞", "代名詞")])
+# A run of katakana (or of kana with a long vowel mark, かれー) is one word
+# to the reader, however Janome splits it (ドローン: ド + ローン).
+_KANA_WORD = re.compile(
+    r"^(?:[\u30a1-\u30fa\u30fc\u30fb]+"  # katakana
+    r"|[\u3041-\u3096\u30fc]*\u30fc[\u3041-\u3096\u30fc]*)$"  # hiragana with ー
+)
+
+
+_HAS_HIRAGANA = re.compile(r"[\u3041-\u3096]")
+
+
+def _janome_segments(run: str) -> list[list]:
+    """``[start, end, content words, tokens, predicate, first word]`` of the
+    segments of a Japanese run; a predicate is a verb or adjective, or a
+    noun that する follows (取得 of 取得する)."""
+    out: list[list] = []
+    current: list = []  # the segment being built; [6]: its (surface, word)s
+    offset = 0
+
+    def close() -> None:
+        if current and current[6]:
+            current[2] = _merge_fragments(current[6])
+            out.append(current[:6])
+
+    for token in janome_tokenizer().tokenize(run):
+        surface = token.surface
+        ts, offset = offset, offset + len(surface)
+        pos = token.part_of_speech.split(",", 2)
+        if pos[0] == "動詞" and token.base_form == "する":
+            for segment in (current, out[-1] if out else None):
+                if segment and segment[1] == ts:
+                    segment[4] = True
+        content = not (pos[0] in _STOP_POS or (pos[0], pos[1]) in _STOP_POS2)
+        word = surface
+        if pos[0] in _INFLECTED and token.base_form not in ("*", ""):
+            word = token.base_form
+        if word in _STOP_BASE:
+            content = False
+        # Nouns join, and so does any word without hiragana (ポイ活: ポイ is an
+        # adverb to Janome): hiragana is where particles and endings are.
+        joins = (pos[0] in _COMPOUND_POS and (pos[0], pos[1]) not in _NOT_COMPOUND_POS2) or (
+            content and not _HAS_HIRAGANA.search(surface)
+        )
+        pieces: list[tuple[str, str]] = []
+        if content:
+            pieces = [(surface, fold_word(word))]
+            if token.node_type == "UNKNOWN" and (split := katakana_parts(surface)):
+                pieces = [("", part) for part in split]  # "": whole words already
+        if joins and current and current[1] == ts:
+            current[1] = offset
+            current[3] += 1
+            current[6].extend(pieces)
+            continue
+        close()
+        current = []
+        if joins or content:
+            current = [ts, offset, [], 1, pos[0] in _INFLECTED, fold_word(word), pieces]
+            if not joins:
+                close()
+                current = []
+    close()
+    return out
+
+
+def _merge_fragments(pieces: list[tuple[str, str]]) -> list[str]:
+    """The words of a run from its tokens' ``(surface, word)``, each katakana
+    fragment (shorter than three characters, or unknown: surface starting
+    with "?") glued to the fragments next to it, and a stretch of fragments
+    still that short to the next piece, or the last to the one before:
+    Janome cuts a word it does not know into short ones it does
+    (ドローン: ド, ローン; メモリーバッファー: メモリー, バッ, ファー).
+    A piece with an empty surface is a whole word."""
+    words: list[list] = []  # [surface, word]
+    glue = ""
+    for surface, word in pieces:
+        unknown = surface.startswith("?")
+        surface = surface.lstrip("?")
+        if unknown or (surface and len(surface) < 3 and _KATAKANA_WORD.match(surface)):
+            glue += surface
+            continue
+        if glue and len(glue) < 3 and surface and _KATAKANA_WORD.match(surface):
+            surface, word = glue + surface, fold_word(glue + surface)
+        elif glue:
+            words.append([glue, fold_word(glue)])
+        glue = ""
+        words.append([surface, word])
+    if glue:
+        if words and words[-1][0] and _KATAKANA_WORD.match(words[-1][0]):
+            words[-1][0] += glue
+            words[-1][1] = fold_word(words[-1][0])
+        else:
+            words.append([glue, fold_word(glue)])
+    return [word for _, word in words]
+
+
+def query_segments(text: str) -> list[Segment]:
+    """The :class:`Segment` s of one query clause, in order.
+
+    Janome splits a word it does not know into the pieces it does
+    (ドローン: ド + ローン) and a compound into its words (株式投資); the
+    reader typed one thing, so adjacent nouns stay one segment. Particles,
+    verbs and adjectives separate segments (ファイルの状態を取得する: ファイル,
+    状態, 取得).
+    """
+    norm = normalize(text)
+    out: list[Segment] = []
+    for m in _RUNS.finditer(norm.text):
+        run, base = m.group(), m.start()
+        if m.lastgroup == "ascii":
+            start, end = norm.span(m.start(), m.end())
+            out.append(Segment(run, [run], run, start, end, ascii=True))
+            continue
+        if _KANA_WORD.match(run):
+            start, end = norm.span(base, m.end())
+            parts = [w for segment in _janome_segments(run) for w in segment[2]]
+            whole = fold_word(fold_kana(run.replace("\u30fb", "")))
+            if len(parts) <= 1:  # unknown to Janome: the known words it is made of
+                parts = list(katakana_parts(fold_kana(run))) or parts
+            out.append(Segment(fold_kana(sequence_text(run)), parts or [whole], whole, start, end))
+            continue
+        for s, e, words, tokens, predicate, first in _janome_segments(run):
+            start, end = norm.span(base + s, base + e)
+            # 計算機 is 計算 and a suffix: as a word it would find 表計算.
+            word = first if tokens == 1 else None
+            text = fold_kana(sequence_text(run[s:e]))
+            out.append(Segment(text, words, word, start, end, predicate=predicate))
+    return out

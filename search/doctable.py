@@ -37,6 +37,9 @@ MAX_CACHED_TERMS = 50_000
 MAX_CACHED_CHARACTERS = 32_768
 MAX_CACHED_BLOCKS = 1024
 MAX_PREFIX_TERMS = 200
+# Sequence checks kept (a needle and the docs it was checked in).
+MAX_CACHED_SEQUENCES = 4096
+SEQUENCE_COLUMN = "sequence"
 # The length (negative for a term's last block) before each postings block.
 _BLOCK_SIZE = struct.Struct("!i")
 
@@ -154,6 +157,8 @@ class DocTable:
     _block_maps: dict[tuple[str, str], tuple] = field(default_factory=dict, repr=False)
     _characters: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _blocks: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    _sequences: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    _sequence_column: Any = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _all_live: bool = field(init=False, repr=False)
 
@@ -264,6 +269,42 @@ class DocTable:
                 self._postings.clear()
             self._postings[key] = result
         return result
+
+    def containing(self, needles: tuple[str, ...], docs: np.ndarray) -> np.ndarray:
+        """Which of *docs* have one of *needles* (:func:`~search.analysis.sequence_text`
+        forms) in their text, as a bool array over *docs*.
+
+        A version written before the sequence column existed answers True
+        for every doc (its matches are then as loose as they were).
+        """
+        if not len(docs):
+            return np.zeros(0, dtype=bool)
+        key = (needles, len(docs), hash(docs.tobytes()))
+        with self._lock:
+            cached = self._sequences.get(key)
+            if cached is not None:
+                self._sequences.move_to_end(key)
+                return cached
+            column = self._sequence_column
+            if column is None:
+                reader = self.reader
+                column = False
+                if reader is not None and reader.has_column(SEQUENCE_COLUMN):
+                    column = reader.column_reader(SEQUENCE_COLUMN, translate=False)
+                self._sequence_column = column
+            if column is False:
+                return np.ones(len(docs), dtype=bool)
+            encoded = [n.encode("utf-8") for n in needles]
+            texts = map(column.__getitem__, docs.tolist())
+            found = np.fromiter(
+                (any(n in text for n in encoded) for text in texts),
+                dtype=bool,
+                count=len(docs),
+            )
+            self._sequences[key] = found
+            if len(self._sequences) > MAX_CACHED_SEQUENCES:
+                self._sequences.popitem(last=False)
+        return found
 
     def anchor_postings(self, text: str) -> Postings:
         """Docs whose anchor words (what other posts say about them) include *text*."""

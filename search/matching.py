@@ -14,16 +14,26 @@ every posting in Python, which costs tens of milliseconds a query.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 from whoosh import query as wq
 
-from .analysis import bigram_terms, katakana_parts, normalize, word_terms
+from .analysis import (
+    Segment,
+    bigram_terms,
+    fold_kana,
+    normalize,
+    query_segments,
+    sequence_forms,
+    sequence_text,
+    word_terms,
+)
 from .doctable import DocTable, Postings
 from .posts import normalize_label
 from .querylang import Clause, parse_query
-from .synonyms import Synonyms
+from .synonyms import Synonyms, segment_key
 
 WORD_FIELDS = ("title", "headings", "lead", "body", "code", "tags_text", "categories_text")
 TITLE_WORD_FIELDS = ("title",)
@@ -39,6 +49,12 @@ TITLE_NGRAM_FIELDS = ("title_ngram",)
 # BM25 of every character bigram of the query, each on its own, which finds
 # posts that say the same thing with other word boundaries or compounds.
 # Queries of up to STRICT_AND_WORDS words rank posts with every word first.
+#
+# Which posts match at all is stricter than how they rank: a post needs
+# minimum_should_match() of the words (all of up to ALL_WORDS_UP_TO, then
+# SHOULD_MATCH_SHARE), and a word counts only as itself (its index word, a
+# synonym or loanword, or its characters standing together). Queries of
+# several words are relaxed when nothing matches; the evaluation says so.
 FIELD_WEIGHTS = {
     # Japanese words in titles weigh little: on the measured corpus a title
     # names the subject in ASCII ("grep(1)"), and its Japanese part is a
@@ -58,6 +74,9 @@ ASCII_TITLE_WEIGHT = 4.0  # "grep" in a title names the post's subject
 PREFIX_WEIGHT = 0.5  # a one-character query matched as a bigram prefix
 COORDINATION_POWER = 1.0
 STRICT_AND_WORDS = 2
+ALL_WORDS_UP_TO = 2
+SHOULD_MATCH_SHARE = 0.67
+RELAX_SPLIT_PARTS = 3
 # Fields whose word matches count in full even when other words are missing.
 UNCOORDINATED_FIELDS = frozenset(["lead"])
 BM25_K1 = 1.2
@@ -102,6 +121,9 @@ class Unit:
     terms: list[tuple[str, tuple[str, ...]]]
     prefixes: list[tuple[str, str]] = field(default_factory=list)
     match: list[list[TermRef]] = field(default_factory=list)
+    # Alternatives like ``match`` whose docs must also contain one of
+    # ``needles`` (bigrams of a word, the words of a compound).
+    sequence_match: list[list[TermRef]] = field(default_factory=list)
     children: list[Unit] = field(default_factory=list)
     op: str = "or"  # how children combine
     exact: bool = False  # match with the Whoosh query itself (phrases)
@@ -110,6 +132,17 @@ class Unit:
     # with *weight* times its score and *weight* of a word's coordination
     # credit, but it is not a post with the word (the all-words tier, +word).
     weight: float = 1.0
+    # Character sequences (search.analysis.sequence_forms) one of which a doc
+    # matched through several terms (bigrams, a compound's words) must
+    # contain: the terms standing together, not scattered over the post.
+    needles: tuple[str, ...] = ()
+    label: str = ""  # the query text it stands for, as typed
+    # A compound's words as units of their own, for a relaxed search.
+    parts: list[Unit] = field(default_factory=list)
+    clause: int = 0  # which clause of the query it comes from
+    # A predicate (取得する, 得る: see Segment.predicate) counts for ranking
+    # only, unless the query has nothing else.
+    predicate: bool = False
 
 
 def _combine(units: list[Unit], op: str) -> Unit:
@@ -122,6 +155,7 @@ def _combine(units: list[Unit], op: str) -> Unit:
         [p for u in units for p in u.prefixes],
         children=units,
         op=op,
+        label=" ".join(u.label for u in units if u.label),
     )
 
 
@@ -155,82 +189,137 @@ def bigram_unit(surface: str, fields: tuple[str, ...]) -> Unit | None:
     )
 
 
+def _sequence_searchable(surface: str) -> bool:
+    """Whether a word may match as characters inside other words: not a
+    short hiragana word (だし in ただし, かい in いかい are other words)."""
+    text = normalize(surface).text
+    return len(text) > 2 or not _HIRAGANA.match(text)
+
+
+_HIRAGANA = re.compile(r"^[\u3041-\u3096]+$")
+_KANA = re.compile(r"^[\u3041-\u3096\u30a1-\u30fa\u30fc]+$")
+
+
+def _segment_unit(
+    segment: Segment, surface: str, clause: Clause, anywhere: bool = False
+) -> Unit:
+    """How one query segment matches: as its index word, or as its
+    characters standing together (bigrams, or the words of a compound, in
+    docs whose text has the segment's character sequence)."""
+    words = TITLE_WORD_FIELDS if clause.field == "title" else WORD_FIELDS
+    grams = TITLE_NGRAM_FIELDS if clause.field == "title" else NGRAM_FIELDS
+    subs: list[wq.Query] = []
+    hl: list[tuple[str, tuple[str, ...]]] = []
+    match: list[list[TermRef]] = []
+    sequence: list[list[TermRef]] = []
+    pref: list[tuple[str, str]] = []
+    if segment.word is not None:
+        subs += [wq.Term(f, segment.word) for f in words]
+        hl += [(f, (segment.word,)) for f in words]
+        match += [[(f, segment.word, False)] for f in words]
+    parts = list(dict.fromkeys(segment.parts))
+    if segment.ascii:
+        # key_create finds pthread_key_create through its indexed parts.
+        parts = list(dict.fromkeys(t.text for t in word_terms(surface, mode="index")[1:]))
+    if parts and parts != [segment.word]:
+        # A compound's words, where they stand together: their word scores.
+        subs += [wq.And([wq.Term(f, p) for p in parts]) for f in words]
+        sequence += [[(f, p, False) for p in parts] for f in words]
+        if len(segment.parts) > 1 or segment.ascii:
+            hl += [(f, tuple(segment.parts if not segment.ascii else parts)) for f in words]
+    if not segment.ascii and (anywhere or _sequence_searchable(surface)):
+        bigrams = bigram_unit(segment.text, grams)
+        if bigrams is not None:
+            subs.append(bigrams.query)
+            hl += bigrams.terms
+            pref = bigrams.prefixes
+            for refs in bigrams.match:
+                (sequence if len(refs) > 1 else match).append(refs)
+    return Unit(
+        wq.Or(subs), hl, pref, match=match, sequence_match=sequence, ascii=segment.ascii,
+        needles=sequence_forms(surface), label=surface,
+    )  # fmt: skip
+
+
+def _part_units(segment: Segment, clause: Clause) -> list[Unit]:
+    """The words of a compound segment as units of their own (量子コンピュータ
+    as 量子 and コンピュータ, プロセス内 as プロセス); none where Janome's
+    pieces are not words (ドローン as ド + ローン)."""
+    parts = list(dict.fromkeys(segment.parts))
+    if segment.ascii or parts == [segment.word] or not parts:
+        return []
+    if any(len(p) == 1 and _KANA.match(p) for p in parts):
+        return []
+    units = []
+    for part in parts:
+        piece = Segment(part, [part], part, segment.start, segment.end)
+        units.append(_segment_unit(piece, part, clause))
+    return units
+
+
 def _word_units(
     clause: Clause,
     max_words: int,
     synonyms: Synonyms | None = None,
     loanwords: Synonyms | None = None,
 ) -> list[Unit]:
-    """The units of a clause: one per word Janome finds, or one phrase."""
+    """The units of a clause: one per segment (a word, or words that stand
+    together, see :func:`~search.analysis.query_segments`), or one phrase."""
     tables = ((synonyms, 1.0), (loanwords, LOANWORD_WEIGHT))
+    if clause.phrase:
+        return [_phrase_unit(clause)]
+    segments = query_segments(clause.text)[:max_words]
+    if not segments:
+        # Only particles or stop words ("の", "する"): their characters.
+        text = fold_kana(sequence_text(clause.text)).strip()
+        if not text:
+            return []
+        only = Segment(text, [], None, 0, len(clause.text))
+        return [_segment_unit(only, clause.text, clause, anywhere=True)]
+    units: list[Unit] = []
+    for seg in segments:
+        surface = clause.text[seg.start : seg.end]
+        unit = _segment_unit(seg, surface, clause)
+        unit.parts = _part_units(seg, clause)
+        unit = _expanded(unit, (segment_key(seg),), tables, clause, max_words)
+        unit.predicate = seg.predicate
+        units.append(unit)
+    whole = tuple(segment_key(s) for s in segments)
+    if len(units) > 1 and any(table and table.expand(whole) for table, _ in tables):
+        # An entry for the whole clause, of several segments.
+        combined = _combine(units, "and")
+        combined.label = clause.text
+        units = [_expanded(combined, whole, tables, clause, max_words)]
+    return units
+
+
+def _phrase_unit(clause: Clause) -> Unit:
+    """A quoted phrase: its words in order (Whoosh checks positions), or its
+    characters in order, with or without the spaces between them, so that
+    "東海道 新幹線" finds 東海道新幹線 (one word to Janome)."""
     words = TITLE_WORD_FIELDS if clause.field == "title" else WORD_FIELDS
     grams = TITLE_NGRAM_FIELDS if clause.field == "title" else NGRAM_FIELDS
-    terms = word_terms(clause.text, mode="query")[:max_words]
-    if clause.phrase:
-        texts = [t.text for t in terms]
-        subs: list[wq.Query] = []
-        if texts:
-            subs += [wq.Phrase(f, texts) if len(texts) > 1 else wq.Term(f, texts[0]) for f in words]
-        bigrams = bigram_unit(clause.text, grams)
-        if bigrams is not None:
-            # The exact form of a bigram phrase, for the strict match.
-            ordered = bigrams.terms[0][1] if bigrams.terms else ()
-            subs += [wq.Phrase(f, list(ordered)) if len(ordered) > 1 else bigrams.query
-                     for f in grams]  # fmt: skip
-        if not subs:
-            return []
-        hl = [(f, tuple(texts)) for f in words] + (bigrams.terms if bigrams else [])
-        # Candidates from the words (or bigrams) being present; the exact
-        # phrase check then runs on the Whoosh query.
-        match = [[(f, t, False) for t in dict.fromkeys(texts)] for f in words if texts]
-        match += bigrams.match if bigrams else []
-        return [Unit(wq.Or(subs), hl, bigrams.prefixes if bigrams else [], match=match, exact=True)]
-    units: list[Unit] = []
-    for term in terms:
-        surface = clause.text[term.start : term.end]
-        subs = [wq.Term(f, term.text) for f in words]
-        hl = [(f, (term.text,)) for f in words]
-        match = [[(f, term.text, False)] for f in words]
-        pref: list[tuple[str, str]] = []
-        if term.text.isascii():
-            # key_create finds pthread_key_create through its indexed parts.
-            parts = list(dict.fromkeys(t.text for t in word_terms(surface, mode="index")[1:]))
-            if len(parts) > 1:
-                subs += [wq.And([wq.Term(f, p) for p in parts]) for f in words]
-                hl += [(f, tuple(parts)) for f in words]
-                match += [[(f, p, False) for p in parts] for f in words]
-        elif pieces := katakana_parts(normalize(surface).text):
-            # A katakana compound Janome does not know is searched as the
-            # words it is made of, as if the reader had spaced them:
-            # シングルユーザログイン finds シングルユーザモード ... ログイン.
-            split = [
-                u
-                for p in dict.fromkeys(pieces)
-                for u in _word_units(Clause(p, field=clause.field), max_words)
-            ]
-            if any(table and table.expand((term.text,)) for table, _ in tables):
-                split = [_expanded(_combine(split, "and"), (term.text,), tables, clause, max_words)]
-            units += split
-            continue
-        else:
-            bigrams = bigram_unit(surface, grams)
-            if bigrams is not None:
-                subs.append(bigrams.query)
-                hl += bigrams.terms
-                match += bigrams.match
-                pref = bigrams.prefixes
-        unit = Unit(wq.Or(subs), hl, pref, match=match, ascii=term.text.isascii())
-        units.append(_expanded(unit, (term.text,), tables, clause, max_words))
-    whole = tuple(t.text for t in terms)
-    if len(units) > 1 and any(table and table.expand(whole) for table, _ in tables):
-        # An entry for the whole clause, of several words (ロケール is ロ+ケール).
-        units = [_expanded(_combine(units, "and"), whole, tables, clause, max_words)]
-    if not units:
-        # Only particles or stop words ("の", "する"): search the characters.
-        bigrams = bigram_unit(clause.text, grams)
-        if bigrams is not None:
-            units.append(bigrams)
-    return units
+    texts = [t.text for t in word_terms(clause.text, mode="query")]
+    spaced = sequence_text(clause.text).strip()
+    joined = _JOINABLE_SPACE.sub("", spaced)
+    subs: list[wq.Query] = [
+        wq.Phrase(f, texts) if len(texts) > 1 else wq.Term(f, texts[0]) for f in words if texts
+    ]
+    hl = [(f, tuple(texts)) for f in words if texts]
+    match = [[(f, t, False) for t in dict.fromkeys(texts)] for f in words if texts]
+    pref: list[tuple[str, str]] = []
+    bigrams = bigram_unit(joined, grams)
+    if bigrams is not None:
+        hl += bigrams.terms
+        match += bigrams.match
+        pref = bigrams.prefixes
+    needles = tuple(dict.fromkeys(sequence_forms(spaced) + sequence_forms(joined)))
+    return Unit(wq.Or(subs) if subs else wq.NullQuery, hl, pref, match=match, exact=True,
+                needles=needles, label=clause.text)  # fmt: skip
+
+
+# A space between two Japanese characters, which a phrase may also be without.
+_JOINABLE_SPACE = re.compile(r"(?<=[^\x00-\x7f]) (?=[^\x00-\x7f])")
 
 
 @dataclass
@@ -279,9 +368,15 @@ def _with_alternatives(
         alt = _word_units(Clause(text=text, field=clause.field), max_words)
         if alt:
             option = _combine(alt, "and")
+            if len(alt) > 1:  # an entry of several words: they stand together
+                option.needles = sequence_forms(text.strip())
             option.weight = weight
             options.append(option)
-    return _combine(options, "or") if len(options) > 1 else unit
+    if len(options) == 1:
+        return unit
+    combined = _combine(options, "or")
+    combined.label, combined.parts = unit.label, unit.parts
+    return combined
 
 
 def scoring_bigrams(text: str) -> list[str]:
@@ -311,7 +406,7 @@ def compile_query(
     parsed = parse_query(text)
     comp = Compiled([], [], [], [], [])
     bigrams: dict[str, None] = {}
-    for group in parsed.groups:
+    for number, group in enumerate(parsed.groups):
         alternatives: list[Unit] = []
         for clause in group:
             if clause.field in ("tag", "category"):
@@ -326,6 +421,8 @@ def compile_query(
             units = _word_units(clause, max_words, synonyms, loanwords)
             if not units:
                 continue
+            for u in units:
+                u.clause = number
             if not clause.excluded:
                 bigrams.update((g, None) for g in scoring_bigrams(clause.text))
             if clause.excluded:
@@ -337,7 +434,9 @@ def compile_query(
             else:
                 alternatives.append(_combine(units, "and"))
         if alternatives:
-            comp.positive.append(_combine(alternatives, "or"))
+            either = _combine(alternatives, "or")
+            either.clause = number
+            comp.positive.append(either)
         if sum(len(u.terms) > 0 for u in comp.positive + comp.required) > max_words:
             break
     comp.positive = comp.positive[:max_words]
@@ -366,6 +465,21 @@ class Evaluation:
     score: np.ndarray  # float64
     units_matched: np.ndarray  # float: positive units matched per doc (see unit credit)
     strict: bool = False  # rank docs with every word first
+    # The match set is not the strict one: no post had enough of the words,
+    # so fewer were required (see Evaluator.evaluate).
+    relaxed: bool = False
+    unmatched: list[str] = field(default_factory=list)  # words no post has
+    matched_words: list[str] = field(default_factory=list)  # words of the matched posts
+
+
+def minimum_should_match(n: int) -> int:
+    """How many of *n* query words a post must have: all of up to
+    ALL_WORDS_UP_TO, then SHOULD_MATCH_SHARE of them (rounded down), as
+    Elasticsearch's ``3<75%``. A description typed as a sentence rarely has
+    every word in the post it describes."""
+    if n <= ALL_WORDS_UP_TO:
+        return n
+    return max(ALL_WORDS_UP_TO, math.floor(n * SHOULD_MATCH_SHARE))
 
 
 def bm25(tf: np.ndarray, lengths: np.ndarray, avg: float, df: int, n: int) -> np.ndarray:
@@ -448,6 +562,11 @@ class Evaluator:
                 mask = np.logical_or.reduce(masks)
                 credit = np.maximum.reduce([c * child.weight for (_, _, _, c), child
                                             in zip(parts, unit.children, strict=True)])  # fmt: skip
+            if unit.needles:  # the words of one entry, standing together
+                docs = np.flatnonzero(mask)
+                mask = np.zeros(size, dtype=bool)
+                mask[docs[self.table.containing(unit.needles, docs)]] = True
+                credit = np.minimum(credit, mask)
             score = np.sum([s for _, s, _, _ in full], axis=0) * mask
             free = np.sum([f for _, _, f, _ in full], axis=0) * mask
             for (m, s, f, _), c in zip(parts, unit.children, strict=True):
@@ -458,8 +577,13 @@ class Evaluator:
         mask = np.zeros(size, dtype=bool)
         score = np.zeros(size, dtype=np.float64)
         free = np.zeros(size, dtype=np.float64)
-        for refs in unit.match:
+        checked = [(refs, True) for refs in unit.sequence_match]
+        for refs, check in [(refs, False) for refs in unit.match] + checked:
             postings = self._conjunction(refs)
+            if check and postings.df:
+                # Bigrams (or a compound's words) count only standing together.
+                keep = self.table.containing(unit.needles, postings.docs)
+                postings = Postings(postings.docs[keep], postings.tf[keep])
             if not postings.df:
                 continue
             f = refs[0][0]
@@ -470,9 +594,13 @@ class Evaluator:
             target = free if f in UNCOORDINATED_FIELDS else score
             target[postings.docs] += weight * self._bm25(f, postings, postings.df)
             mask[postings.docs] = True
-        if unit.exact and self.searcher is not None:
+        if unit.exact:
+            # A phrase: its words in order, or its characters in order.
             exact = np.zeros(size, dtype=bool)
-            exact[list(unit.query.docs(self.searcher))] = True
+            if self.searcher is not None and not isinstance(unit.query, wq.NullQuery.__class__):
+                exact[list(unit.query.docs(self.searcher))] = True
+            rest = np.flatnonzero(mask & ~exact)
+            exact[rest] = self.table.containing(unit.needles, rest)
             mask &= exact
             score *= mask
             free *= mask
@@ -524,50 +652,119 @@ class Evaluator:
         keep = hits >= min(ANCHOR_MIN_WORDS, len(units))
         return docs[keep], ANCHOR_WEIGHT * score[keep]
 
-    def evaluate(self, comp: Compiled) -> Evaluation:
+    def evaluate(
+        self, comp: Compiled, within: np.ndarray | None = None, judge: np.ndarray | None = None
+    ) -> Evaluation:
+        """Match and score *comp*, over the docs of *within* (default: all).
+
+        The match set is the posts with :func:`minimum_should_match` of the
+        words. Only when none of them is in *judge* (default: *within*) is
+        the query relaxed, step by step (:meth:`_relaxations`), and the
+        evaluation says so.
+        """
         size = self.table.size
-        live = self.table.live
+        base = self.table.live.copy() if within is None else self.table.live & within
         score = np.zeros(size, dtype=np.float64)
-        units_matched = np.zeros(size, dtype=np.float64)
-        if comp.has_text:
-            any_mask = np.zeros(size, dtype=bool)
-            all_mask = live.copy()
-            free = np.zeros(size, dtype=np.float64)
-            for u in comp.positive:
-                m, s, f, credit = self.unit(u)
-                any_mask |= credit > 0  # a soft match (socket for ソケット) finds the post
-                all_mask &= m
-                score += s
-                free += f
-                units_matched += credit
-            matched = any_mask if comp.positive else live.copy()
-            for u in comp.required:
-                m, s, f, _ = self.unit(u)
-                matched &= m
-                score += s
-                free += f
-            all_mask &= matched
-            n = len(comp.positive)
-            if n:
-                score *= (units_matched / n) ** COORDINATION_POWER
-            score += free
-            bigram_score, present = self.bigram_score(comp.bigrams)
-            if not matched.any() and comp.bigrams and not comp.required:
-                # No word matched anywhere (a compound written differently,
-                # アクセスコントロールライブラリ vs アクセスコントロール書式):
-                # fall back to posts with most of the query's bigrams.
-                matched = live & (present * 2 >= len(comp.bigrams))
-            score += bigram_score * matched
-            anchor = self.anchor_score(comp.positive)
-            if anchor is not None:
-                docs, anchor_score = anchor
-                score[docs] += anchor_score * matched[docs]
-        else:
-            matched = live.copy()
-            all_mask = matched.copy()
+        free = np.zeros(size, dtype=np.float64)
         for u in comp.excluded:
-            m, _, _, _ = self.unit(u)
-            matched &= ~m
-            all_mask &= ~m
-        strict = 0 < len(comp.positive) <= STRICT_AND_WORDS
-        return Evaluation(matched, all_mask, score, units_matched, strict)
+            base &= ~self.unit(u)[0]
+        if not comp.has_text:
+            return Evaluation(base, base.copy(), score, np.zeros(size), False)
+        for u in comp.required:
+            m, s, f, _ = self.unit(u)
+            base &= m
+            score += s
+            free += f
+        units = comp.positive
+        relaxed = False
+        plain: dict[int, tuple] = {}  # Evaluator.unit of each unit, once
+
+        def evaluated(u: Unit) -> tuple:
+            if id(u) not in plain:
+                plain[id(u)] = self.unit(u)
+            return plain[id(u)]
+
+        parts: dict[int, tuple] = {}  # ... and with anchor words, for matching
+        matched = base.copy()
+        if units:
+            for step, fewer, relaxed in self._relaxations(comp.positive):  # noqa: B007
+                for u in step:
+                    if id(u) not in parts:
+                        parts[id(u)] = self._with_anchors(u, evaluated(u))
+                counted = [u for u in step if not u.predicate] or step
+                need = minimum_should_match(len(counted)) - fewer
+                if need < 1:
+                    break
+                hits = np.sum([parts[id(u)][3] > 0 for u in counted], axis=0)
+                matched, units = base & (hits >= need), step
+                if (matched if judge is None else matched & judge).any():
+                    break
+            relaxed = relaxed and bool(matched.any())
+        # Ranking counts words, the parts of a compound one by one: as
+        # measured on known-item queries, a post with the compound's words
+        # apart often is the one described (字句解析 ... ジェネレーター).
+        words = [p for u in units for p in (u.parts or [u])]
+        all_mask = matched.copy()
+        units_matched = np.zeros(size, dtype=np.float64)
+        for w in words:
+            m, s, f, credit = evaluated(w)
+            all_mask &= m
+            score += s
+            free += f
+            units_matched += credit
+        if words:
+            score *= (units_matched / len(words)) ** COORDINATION_POWER
+        score += free
+        score += self.bigram_score(comp.bigrams)[0] * matched
+        anchor = self.anchor_score(words)
+        if anchor is not None:
+            docs, anchor_score = anchor
+            score[docs] += anchor_score * matched[docs]
+        unmatched = [u.label for u in units if not (parts[id(u)][3] * base).any()]
+        found_words = [u.label for u in units if (parts[id(u)][3] * matched).any()]
+        strict = 0 < len(words) <= STRICT_AND_WORDS
+        return Evaluation(matched, all_mask, score * matched, units_matched, strict,
+                          relaxed, unmatched, found_words)  # fmt: skip
+
+    def _with_anchors(self, unit: Unit, evaluated: tuple) -> tuple:
+        """*evaluated* (:meth:`unit` of *unit*), where a post also has the
+        word if other posts say it about the post (its anchor words, see
+        search/anchors.py): readers describe a page in others' words."""
+        mask, score, free, credit = evaluated
+        if self.table.anchors is None:
+            return mask, score, free, credit
+        docs = [self.table.anchor_postings(w).docs for w in _unit_words(unit)]
+        docs = [d for d in docs if len(d)]
+        if not docs:
+            return mask, score, free, credit
+        said = np.zeros(self.table.size, dtype=bool)
+        for d in docs:
+            said[d] = True
+        said &= self.table.live
+        return mask | said, score, free, np.maximum(credit, said)
+
+    @staticmethod
+    def _relaxations(units: list[Unit]):
+        """``(units, fewer words needed, relaxed)`` to try in turn.
+
+        A query of several words counts words one by one, a compound's too
+        (量子コンピュータ 入門: 量子, コンピュータ, 入門): a description rarely
+        uses the post's own compound. A query of one word or compound must
+        match it as typed: ドローン finds nothing rather than posts with ド
+        and ローン, 株式投資 nothing rather than posts with 株式 and 投資 apart.
+        Only a compound of RELAX_SPLIT_PARTS words or more, a description
+        itself (インターネットファイル転送プログラム), is relaxed into its
+        words. Then fewer words are required, one at a time down to one:
+        量子 コンピュータ shows the posts about コンピュータ, saying that 量子
+        was not found.
+        """
+        split = [p for u in units for p in (u.parts or [u])]
+        if len(units) == 1:
+            yield units, 0, False
+            if len(split) < RELAX_SPLIT_PARTS:
+                return
+            yield split, 0, True
+        else:
+            yield split, 0, False
+        for fewer in range(1, len(split)):
+            yield split, fewer, True

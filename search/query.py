@@ -2,11 +2,10 @@
 
 The CLI, the JSON API and the HTML page all go through :class:`SearchEngine`.
 
-Matching: every query word is looked up in the word fields and, as a
-phrase of character bigrams, in the bigram fields; a post matches a word if
-either does (word matches score higher through the field weights). Ranking is
-"soft AND": posts containing every word come first, posts missing some
-still follow, and ``relaxed`` says when no post had them all.
+Matching (search/matching.py): a post matches a query word through its index
+word, a synonym or loanword, or its characters standing together; it is in
+the result if it has enough of the words (all of a short query). When no
+post has, the query is relaxed and ``relaxed`` and ``unmatched_words`` say so.
 
 Filters, facets and date sorting use the per-version :class:`DocTable`.
 """
@@ -124,7 +123,11 @@ class SearchResult:
     page: int
     per_page: int
     facets: dict[str, dict[str, int]]
+    # No post had enough of the words, so fewer were required; the words
+    # that no post has are in unmatched_words (see matching.Evaluator.evaluate).
     relaxed: bool = False
+    unmatched_words: list[str] = field(default_factory=list)
+    matched_words: list[str] = field(default_factory=list)  # words the hits have
     did_you_mean: str | None = None
     processing_ms: float = 0.0
     version: str | None = None
@@ -144,6 +147,8 @@ class SearchResult:
             "totalPages": self.total_pages,
             "facetDistribution": self.facets,
             "relaxed": self.relaxed,
+            "unmatchedWords": self.unmatched_words,
+            "matchedWords": self.matched_words,
             "didYouMean": self.did_you_mean,
             "processingTimeMs": round(self.processing_ms, 2),
             "indexVersion": self.version,
@@ -355,8 +360,13 @@ class SearchEngine:
             return SearchResult(req.q, [], 0, req.page, req.per_page,
                                 {f: {} for f in FACETS}, version=state.version)  # fmt: skip
 
-        ev = state.evaluator.evaluate(comp)
         facet_masks, fixed = self._filter_masks(state, req, comp)
+        within = fixed.copy()
+        for mask in facet_masks.values():
+            if mask is not None:
+                within &= mask
+        # Relaxed or not is judged among the posts the filters allow.
+        ev = state.evaluator.evaluate(comp, within=fixed, judge=within)
         candidates = ev.matched & fixed
         matched = candidates.copy()
         for mask in facet_masks.values():
@@ -366,7 +376,7 @@ class SearchEngine:
 
         facets = self._facets(table, candidates, facet_masks, req.facet_limit)
         total = int(matched.sum())
-        relaxed = comp.has_text and total > 0 and not all_words.any() and len(comp.positive) > 1
+        relaxed = ev.relaxed and total > 0
         start = (req.page - 1) * req.per_page
         end = start + req.per_page
 
@@ -380,8 +390,8 @@ class SearchEngine:
 
         hits = self._hits(state, page, comp.highlight_groups())
         did_you_mean = None
-        if comp.has_text and total < DID_YOU_MEAN_BELOW:
-            did_you_mean = self._did_you_mean(state, req.q, total)
+        if comp.has_text and (total < DID_YOU_MEAN_BELOW or relaxed):
+            did_you_mean = self._did_you_mean(state, req.q, 0 if relaxed else total)
         return SearchResult(
             query=req.q,
             hits=hits,
@@ -390,6 +400,8 @@ class SearchEngine:
             per_page=req.per_page,
             facets=facets,
             relaxed=relaxed,
+            unmatched_words=ev.unmatched,
+            matched_words=ev.matched_words if total else [],
             did_you_mean=did_you_mean,
             version=state.version,
         )
@@ -454,8 +466,9 @@ class SearchEngine:
         if not pieces:
             return None
         corrected = "".join(pieces) + q[cursor:]
-        found = int(state.evaluator.evaluate(compile_query(corrected, self.limits.max_words))
-                    .matched.sum())  # fmt: skip
+        ev = state.evaluator.evaluate(compile_query(corrected, self.limits.max_words))
+        # A correction that finds only some of its words is no better.
+        found = 0 if ev.relaxed else int(ev.matched.sum())
         return corrected if found >= max(1, 2 * total) and found > total else None
 
     def related(self, post_id: str, limit: int = 5) -> list[Hit]:

@@ -21,14 +21,14 @@ from typing import Any
 
 from whoosh import columns, fields, formats
 
-from .analysis import AnalyzedText, BigramTokenizer, Term, WordTokenizer, word_terms
+from .analysis import AnalyzedText, BigramTokenizer, Term, WordTokenizer, sequence_text, word_terms
 from .anchors import encode_mentions, encode_page_names, mentions_of
 from .codec import pack_streams, stream_length, unpack_streams
 from .posts import Post, normalize_label
 
 # Bump when analysis or the schema changes: an index built by another
 # version is rebuilt in full instead of being updated.
-ANALYSIS_VERSION = "13"
+ANALYSIS_VERSION = "14"
 
 TITLE_POSITION_FIELDS = ("title", "title_ngram")
 # Positional fields (phrases, highlighting) and the count-only fields that
@@ -221,6 +221,10 @@ def build_schema() -> fields.Schema:
         mentions=fields.COLUMN(columns.VarBytesColumn()),
         # The pages its title names: what the build resolves mentions to.
         page_names=fields.COLUMN(columns.VarBytesColumn()),
+        # All its text as character sequences (search.analysis.sequence_text,
+        # UTF-8): where a word matched through its bigrams must stand
+        # together, read for the candidate docs only.
+        sequence=fields.COLUMN(columns.VarBytesColumn()),
     )
     for name, counts in SCORING_FIELDS.items():
         analyzer = BigramTokenizer() if isinstance(schema[name], BigramField) else WordTokenizer()
@@ -274,6 +278,8 @@ def analyze_post(schema: fields.Schema, post: Post, tz: tzinfo) -> dict[str, Any
     body_terms = word_terms(post.body) if post.body else []
     doc["mentions"] = encode_mentions(mentions_of(post.body, body_terms))
     doc["page_names"] = encode_page_names(post.title)
+    texts = [post.title, post.excerpt, post.body, post.code, *post.tags, *post.categories]
+    doc["sequence"] = sequence_text("\n".join(t for t in texts if t)).encode("utf-8")
     if body_terms:
         doc["body"] = Preanalyzed(list(schema["body"].index(AnalyzedText(post.body, body_terms))))
     lead_terms = word_terms(post.excerpt) if post.excerpt else []

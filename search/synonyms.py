@@ -21,16 +21,22 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from .analysis import word_terms
+from .analysis import query_segments
+
+
+def segment_key(segment) -> str:
+    """The table key of one query segment: its index word, or (a compound,
+    計算機) its character sequence, so that 計算 alone is not 計算機."""
+    return segment.word if segment.word is not None else segment.text
 
 
 def _key(text: str) -> tuple[str, ...]:
-    return tuple(t.text for t in word_terms(text, mode="query"))
+    return tuple(segment_key(s) for s in query_segments(text))
 
 
 @dataclass
 class Synonyms:
-    """Word (as a tuple of index terms) -> the texts to search for it."""
+    """Word (as a tuple of :func:`segment_key` s) -> the texts to search for it."""
 
     table: dict[tuple[str, ...], list[str]] = field(default_factory=dict)
 
@@ -60,7 +66,7 @@ class Synonyms:
         return cls(table)
 
     def expand(self, words: tuple[str, ...]) -> list[str]:
-        """Other texts to search for *words* (index forms), or []."""
+        """Other texts to search for *words* (segment keys), or []."""
         return self.table.get(words, [])
 
     def for_text(self, text: str) -> list[str]:

@@ -269,12 +269,18 @@ def test_unknown_katakana_compound_splits_into_known_words():
     assert parts == ("アクセス", "コントロール", "ライブラリ")
 
 
+def test_unknown_piece_of_a_katakana_compound_stays_one_part():
+    # Janome's splitter cuts the piece it does not know into fragments.
+    assert katakana_parts("チューニングツール") == ("チューニング", "ツール")
+    assert katakana_parts("プリンタケイパビリティデータベース") == (
+        "プリンタ", "ケイパビリティ", "データベース")  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "word",
     [
         "メッセージキュー",  # a dictionary word: Janome's own split stands
         "データ",  # too short to be a compound
-        "チューニングツール",  # a piece Janome does not know: no split
         "ユーザー識別",  # not katakana only
     ],
 )

@@ -21,10 +21,23 @@ def test_scoring_bigrams_of_a_particle_only_query_are_kept():
     assert scoring_bigrams("からの") == ["カラ", "ラノ"]
 
 
-def test_unknown_katakana_compound_is_searched_as_its_words():
-    comp = compile_query("シングルユーザログイン")
-    words = [u.terms[0][1] for u in comp.positive]
-    assert words == [("シングル",), ("ユーザ",), ("ログイン",)]
+def test_unknown_katakana_compound_is_one_word_made_of_its_words():
+    (unit,) = compile_query("シングルユーザログイン").positive
+    assert unit.label == "シングルユーザログイン"
+    # Its words, for ranking and for a relaxed search.
+    assert [p.label for p in unit.parts] == ["シングル", "ユーザ", "ログイン"]
+
+
+def test_a_compound_in_a_longer_query_keeps_its_words():
+    comp = compile_query("量子コンピュータ 入門")
+    assert [u.label for u in comp.positive] == ["量子コンピュータ", "入門"]
+    assert [p.label for p in comp.positive[0].parts] == ["量子", "コンピュータ"]
+
+
+def test_a_verb_of_a_description_is_a_predicate():
+    comp = compile_query("ファイルの状態を取得する")
+    assert [(u.label, u.predicate) for u in comp.positive] == [
+        ("ファイル", False), ("状態", False), ("取得", True)]  # fmt: skip
 
 
 class _Reader:

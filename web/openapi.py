@@ -58,7 +58,8 @@ ERROR = {
 SEARCH_RESULT = {
     "type": "object",
     "required": ["query", "hits", "totalHits", "page", "hitsPerPage", "totalPages",
-                 "facetDistribution", "relaxed", "didYouMean", "processingTimeMs"],
+                 "facetDistribution", "relaxed", "unmatchedWords", "matchedWords", "didYouMean",
+                 "processingTimeMs"],
     "properties": {
         "query": _STR,
         "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
@@ -72,7 +73,12 @@ SEARCH_RESULT = {
             "properties": {k: _COUNTS for k in ("tags", "categories", "year", "month")},
         },
         "relaxed": {"type": "boolean",
-                    "description": "True when no post contains every query word."},
+                    "description": "True when no post had enough of the query words, so "
+                                   "fewer were required: the hits have only some of them."},
+        "unmatchedWords": {"type": "array", "items": _STR,
+                           "description": "Query words (as typed) that no post contains."},
+        "matchedWords": {"type": "array", "items": _STR,
+                         "description": "Query words (as typed) that the hits contain."},
         "didYouMean": {"type": ["string", "null"]},
         "processingTimeMs": {"type": "number", "minimum": 0},
         "indexVersion": {"type": ["string", "null"]},

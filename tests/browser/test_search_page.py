@@ -151,3 +151,27 @@ def test_screenshot_search_page(browser, server, screenshots, width, height, sch
                 shutil.copyfile(screenshots / f"{name}.png", docs)
     finally:
         context.close()
+
+
+def test_a_search_for_what_the_blog_never_covered_says_so(page, server):
+    page.goto(server.url + "/search?q=" + quote("ドローン"))
+    expect(page.locator(".count")).to_have_text("「ドローン」に一致する記事はありません。")
+    expect(page.locator(".hit")).to_have_count(0)
+
+    # A misspelling: no hits, and a link to the spelling that has some.
+    page.goto(server.url + "/search?q=pyhton")
+    expect(page.locator(".count")).to_have_text("「pyhton」に一致する記事はありません。")
+    link = page.locator(".notice a", has_text="python")
+    with page.expect_navigation():
+        link.click()
+    assert url_state(page.url) == {"q": ["python"]}
+    expect(page.locator(".hit").first).to_be_visible()
+
+
+def test_a_partial_match_names_the_word_that_matched_nothing(page, server):
+    page.goto(server.url + "/search?q=" + quote("カレー ドローン"))
+    expect(page.locator(".notice-partial")).to_have_text(
+        "「ドローン」を含む記事はありません。「カレー」に一致する記事を表示しています。"
+    )
+    assert hit_titles(page) == ["週末に仕込む、りんごと玉ねぎの甘口カレー"]
+    expect(page.locator(".hit-title mark")).to_have_text(["カレー"])

@@ -90,9 +90,19 @@ def test_results_as_you_type(page, server):
 
     # No results, then an empty box closes the panel.
     box.fill("ゑゐゑゐ")
-    expect(page.locator("#blogsearch .bs-status")).to_contain_text("見つかりませんでした")
+    expect(page.locator("#blogsearch .bs-status")).to_contain_text(
+        "「ゑゐゑゐ」に一致する記事はありません"
+    )
     expect(page.locator(OPTIONS)).to_have_count(0)
     expect(page.locator("#blogsearch [role=status]")).to_have_text("0件")
+
+    # One word found, one not: the hits, and which word they lack.
+    box.fill("カレー ドローン")
+    expect(page.locator("#blogsearch .bs-status")).to_have_text(
+        "「ドローン」を含む記事はありません。「カレー」に一致する記事を表示しています。"
+    )
+    expect(page.locator(OPTIONS)).to_have_count(1)
+
     box.fill("")
     expect(page.locator("#blogsearch .bs-panel")).to_be_hidden()
 
@@ -241,7 +251,7 @@ def test_html_in_results_stays_text(page, server):
     expect(option.locator(".bs-tags")).to_contain_text("#<b>太字</b>")
     box.fill("演算子")
     expect(option.locator(".bs-snippet")).to_contain_text("a < b && c > d")
-    expect(option.locator(".bs-snippet mark")).to_have_text("演算")
+    expect(option.locator(".bs-snippet mark")).to_have_text("演算子")
     # Only the widget's own elements, and MARK, inside the results.
     tags = page.locator("#blogsearch .bs-panel *").evaluate_all(
         "els => [...new Set(els.map(e => e.tagName))].sort()"

@@ -19,7 +19,10 @@
     label: "ブログ内を検索",
     placeholder: "ブログ内を検索（/ キーで移動）",
     count: "件",
-    none: "に一致する記事は見つかりませんでした。",
+    none: "に一致する記事はありません。",
+    missing: "を含む記事はありません。",
+    showing: "に一致する記事を表示しています。",
+    partial: "すべての言葉を含む記事がないため、一部の言葉に一致する記事を表示しています。",
     error: "検索できませんでした。時間をおいてもう一度お試しください。",
     all: "すべての結果を見る",
     tags: "タグ"
@@ -233,6 +236,18 @@
       return li;
     }
 
+    // Which words the hits lack: the API's unmatchedWords and matchedWords.
+    function partialNotice(data) {
+      var missing = data.unmatchedWords || [];
+      var found = data.matchedWords || [];
+      if (missing.length) {
+        var text = "「" + missing.join("」「") + "」" + T.missing;
+        if (data.relaxed && found.length) text += "「" + found.join("」「") + "」" + T.showing;
+        return text;
+      }
+      return data.relaxed ? T.partial : "";
+    }
+
     function escapeText(s) {
       return String(s || "").replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
     }
@@ -250,7 +265,7 @@
       }
       shownQuery = q;
       failed = false;
-      showStatus(hits.length ? "" : "「" + q + "」" + T.none);
+      showStatus(hits.length ? partialNotice(data) : "「" + q + "」" + T.none);
       all.hidden = !hits.length;
       all.href = searchPage(q);
       all.textContent = T.all + (total > hits.length ? "（" + total + T.count + "）" : "");
