@@ -483,10 +483,19 @@ _KANA_WORD = re.compile(
 _HAS_HIRAGANA = re.compile(r"[\u3041-\u3096]")
 
 
-def _janome_segments(run: str) -> list[list]:
-    """``[start, end, content words, tokens, predicate, first word]`` of the
-    segments of a Japanese run; a predicate is a verb or adjective, or a
-    noun that する follows (取得 of 取得する)."""
+@functools.lru_cache(maxsize=4096)
+def _janome_segments(run: str) -> tuple[tuple, ...]:
+    """``(start, end, content words, tokens, predicate, first word)`` of the
+    segments of a Japanese run of a query (cached: queries repeat); a
+    predicate is a verb or adjective, or a noun that する follows (取得 of
+    取得する)."""
+    return tuple(
+        (s, e, tuple(words), tokens, predicate, first)
+        for s, e, words, tokens, predicate, first in _tokenize_segments(run)
+    )
+
+
+def _tokenize_segments(run: str) -> list[list]:
     out: list[list] = []
     current: list = []  # the segment being built; [6]: its (surface, word)s
     offset = 0
@@ -597,5 +606,5 @@ def query_segments(text: str) -> list[Segment]:
             # 計算機 is 計算 and a suffix: as a word it would find 表計算.
             word = first if tokens == 1 else None
             text = fold_kana(sequence_text(run[s:e]))
-            out.append(Segment(text, words, word, start, end, predicate=predicate))
+            out.append(Segment(text, list(words), word, start, end, predicate=predicate))
     return out

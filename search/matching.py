@@ -1,8 +1,10 @@
 """How a query matches and scores documents.
 
-A query is compiled into *units*, one per word (Janome finds the words of an
-unspaced sentence) or quoted phrase. A unit matches a post if its word is in
-a word field or, as a run of character bigrams, in a bigram field.
+A query is compiled into *units*, one per segment (a word, or words that
+stand together in the query: see :func:`search.analysis.query_segments`) or
+quoted phrase. A unit matches a post if its word is in a word field, or if
+its characters stand together in the post: its bigrams (or a compound's
+words) found in the index, then the post's text checked for the sequence.
 
 Evaluation works on NumPy arrays from the version's :class:`DocTable`: each
 unit yields a match mask and a BM25 score vector, with per-field weights
@@ -107,12 +109,12 @@ class Unit:
     """One searchable word: how it matches, how it scores, what it highlights.
 
     Matching is evaluated on posting sets (cheap set operations, cached per
-    index version) from ``match``, a list of alternatives each of which needs
-    all its terms; Whoosh only scores the docs of a result page. Bigrams of a
-    word are matched as a conjunction rather than a phrase: checking positions
-    in Python costs ~100 µs a document, and the bigrams of one word that all
-    occur in a post are next to each other in practice. User phrases
-    (``"…"``) are checked exactly.
+    index version) from ``match`` and ``sequence_match``, lists of
+    alternatives each of which needs all its terms. The docs a conjunction
+    of ``sequence_match`` finds are then checked for ``needles`` in their
+    text (:meth:`DocTable.containing`): a substring test, where checking
+    bigram positions in Python cost ~100 µs a document. User phrases
+    (``"…"``) are checked with Whoosh's phrase query, or for their needles.
     """
 
     query: wq.Query
@@ -137,9 +139,9 @@ class Unit:
     # contain: the terms standing together, not scattered over the post.
     needles: tuple[str, ...] = ()
     label: str = ""  # the query text it stands for, as typed
-    # A compound's words as units of their own, for a relaxed search.
+    # A compound's words as units of their own: how a longer query counts
+    # and ranks them, and a relaxed search of a long compound.
     parts: list[Unit] = field(default_factory=list)
-    clause: int = 0  # which clause of the query it comes from
     # A predicate (取得する, 得る: see Segment.predicate) counts for ranking
     # only, unless the query has nothing else.
     predicate: bool = False
@@ -388,8 +390,8 @@ def scoring_bigrams(text: str) -> list[str]:
     """
     grams = [t for t in bigram_terms(text) if len(t.text) == 2]
     content: set[int] = set()
-    for w in word_terms(text, mode="query"):
-        content.update(range(w.start, w.end))
+    for segment in query_segments(text):
+        content.update(range(segment.start, segment.end))
     kept = [t.text for t in grams if t.start in content or t.end - 1 in content]
     # Only particles (a query of の or から): their bigrams are all there is.
     return kept or [t.text for t in grams]
@@ -406,7 +408,7 @@ def compile_query(
     parsed = parse_query(text)
     comp = Compiled([], [], [], [], [])
     bigrams: dict[str, None] = {}
-    for number, group in enumerate(parsed.groups):
+    for group in parsed.groups:
         alternatives: list[Unit] = []
         for clause in group:
             if clause.field in ("tag", "category"):
@@ -421,8 +423,6 @@ def compile_query(
             units = _word_units(clause, max_words, synonyms, loanwords)
             if not units:
                 continue
-            for u in units:
-                u.clause = number
             if not clause.excluded:
                 bigrams.update((g, None) for g in scoring_bigrams(clause.text))
             if clause.excluded:
@@ -434,9 +434,7 @@ def compile_query(
             else:
                 alternatives.append(_combine(units, "and"))
         if alternatives:
-            either = _combine(alternatives, "or")
-            either.clause = number
-            comp.positive.append(either)
+            comp.positive.append(_combine(alternatives, "or"))
         if sum(len(u.terms) > 0 for u in comp.positive + comp.required) > max_words:
             break
     comp.positive = comp.positive[:max_words]
@@ -581,8 +579,11 @@ class Evaluator:
         for refs, check in [(refs, False) for refs in unit.match] + checked:
             postings = self._conjunction(refs)
             if check and postings.df:
-                # Bigrams (or a compound's words) count only standing together.
-                keep = self.table.containing(unit.needles, postings.docs)
+                # Bigrams (or a compound's words) count only standing together;
+                # docs that have the word itself need no look.
+                keep = mask[postings.docs]
+                unsure = np.flatnonzero(~keep)
+                keep[unsure] = self.table.containing(unit.needles, postings.docs[unsure])
                 postings = Postings(postings.docs[keep], postings.tf[keep])
             if not postings.df:
                 continue
