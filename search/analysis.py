@@ -8,6 +8,11 @@ Two analyzers read the same normalized text:
 * :class:`BigramTokenizer` - overlapping character bigrams of the Japanese
   runs, the fallback that finds 新幹線 inside 東海道新幹線.
 
+A query is cut into :class:`Segment` s (:func:`query_segments`): words, or
+nouns that stand together in the query; a post's text is kept in
+:func:`sequence_text` form, where a segment found through its bigrams must
+stand together.
+
 Both report ``startchar``/``endchar`` in the *original* text, so that
 highlighting marks the characters the reader sees even where normalization
 changed the length (ｶﾞ, ㈱, ①, zero-width spaces, NFD marks).
@@ -475,7 +480,7 @@ _NOT_COMPOUND_POS2 = frozenset([("名詞", "非自立"), ("名詞", "代名詞")
 # A run of katakana (or of kana with a long vowel mark, かれー) is one word
 # to the reader, however Janome splits it (ドローン: ド + ローン).
 _KANA_WORD = re.compile(
-    r"^(?:[\u30a1-\u30fa\u30fc\u30fb]+"  # katakana
+    r"^(?:[\u30a1-\u30fa\u30fc]+"  # katakana
     r"|[\u3041-\u3096\u30fc]*\u30fc[\u3041-\u3096\u30fc]*)$"  # hiragana with ー
 )
 
@@ -496,6 +501,7 @@ def _janome_segments(run: str) -> tuple[tuple, ...]:
 
 
 def _tokenize_segments(run: str) -> list[list]:
+    """:func:`_janome_segments`, uncached, as lists."""
     out: list[list] = []
     current: list = []  # the segment being built; [6]: its (surface, word)s
     offset = 0
@@ -596,7 +602,7 @@ def query_segments(text: str) -> list[Segment]:
         if _KANA_WORD.match(run):
             start, end = norm.span(base, m.end())
             parts = [w for segment in _janome_segments(run) for w in segment[2]]
-            whole = fold_word(fold_kana(run.replace("\u30fb", "")))
+            whole = fold_word(fold_kana(run))
             if len(parts) <= 1:  # unknown to Janome: the known words it is made of
                 parts = list(katakana_parts(fold_kana(run))) or parts
             out.append(Segment(fold_kana(sequence_text(run)), parts or [whole], whole, start, end))

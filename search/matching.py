@@ -54,9 +54,12 @@ TITLE_NGRAM_FIELDS = ("title_ngram",)
 #
 # Which posts match at all is stricter than how they rank: a post needs
 # minimum_should_match() of the words (all of up to ALL_WORDS_UP_TO, then
-# SHOULD_MATCH_SHARE), and a word counts only as itself (its index word, a
+# SHOULD_MATCH_SHARE), or as many of its rare words (in at most RARE_SHARE
+# of the posts), and a word counts only as itself (its index word, a
 # synonym or loanword, or its characters standing together). Queries of
 # several words are relaxed when nothing matches; the evaluation says so.
+# Measured on dev.tsv against "any word": desc R@10 0.900 -> 0.878, while
+# no negative topic finds a post (Evaluator.evaluate).
 FIELD_WEIGHTS = {
     # Japanese words in titles weigh little: on the measured corpus a title
     # names the subject in ASCII ("grep(1)"), and its Japanese part is a
@@ -79,6 +82,7 @@ STRICT_AND_WORDS = 2
 ALL_WORDS_UP_TO = 2
 SHOULD_MATCH_SHARE = 0.67
 RELAX_SPLIT_PARTS = 3
+RARE_SHARE = 0.02
 # Fields whose word matches count in full even when other words are missing.
 UNCOORDINATED_FIELDS = frozenset(["lead"])
 BM25_K1 = 1.2
@@ -692,12 +696,11 @@ class Evaluator:
                 for u in step:
                     if id(u) not in parts:
                         parts[id(u)] = self._with_anchors(u, evaluated(u))
-                counted = [u for u in step if not u.predicate] or step
-                need = minimum_should_match(len(counted)) - fewer
-                if need < 1:
+                enough = self._enough([parts[id(u)][3] > 0 for u in step if not u.predicate]
+                                      or [parts[id(u)][3] > 0 for u in step], fewer)  # fmt: skip
+                if enough is None:
                     break
-                hits = np.sum([parts[id(u)][3] > 0 for u in counted], axis=0)
-                matched, units = base & (hits >= need), step
+                matched, units = base & enough, step
                 if (matched if judge is None else matched & judge).any():
                     break
             relaxed = relaxed and bool(matched.any())
@@ -726,6 +729,21 @@ class Evaluator:
         strict = 0 < len(words) <= STRICT_AND_WORDS
         return Evaluation(matched, all_mask, score * matched, units_matched, strict,
                           relaxed, unmatched, found_words)  # fmt: skip
+
+    def _enough(self, has: list[np.ndarray], fewer: int) -> np.ndarray | None:
+        """Docs with enough of the words whose docs are *has*: their
+        :func:`minimum_should_match` less *fewer*, or as many of the rare
+        ones (in at most RARE_SHARE of the posts), whose presence names a
+        post better than common words do. None when fewer leaves no word."""
+        need = minimum_should_match(len(has)) - fewer
+        if need < 1:
+            return None
+        enough = np.sum(has, axis=0) >= need
+        bar = RARE_SHARE * self.n_live
+        rare = [h for h in has if h.sum() <= bar]
+        if 0 < len(rare) < len(has) and (need := minimum_should_match(len(rare)) - fewer) >= 1:
+            enough |= np.sum(rare, axis=0) >= need
+        return enough
 
     def _with_anchors(self, unit: Unit, evaluated: tuple) -> tuple:
         """*evaluated* (:meth:`unit` of *unit*), where a post also has the

@@ -142,3 +142,27 @@ def test_search_page_says_no_post_matches(client):
 def test_search_page_says_which_word_matched_nothing(client):
     page = client.get("/search", query_string={"q": "カレー ドローン"}).get_data(as_text=True)
     assert "「ドローン」を含む記事はありません。「カレー」に一致する記事を表示しています。" in page
+
+
+@pytest.fixture(scope="module")
+def large_blog(tmp_path_factory: pytest.TempPathFactory) -> SearchEngine:
+    """61 posts: enough for a word in one post to be rare (RARE_SHARE)."""
+    common = "ファイルを操作して結果を表示した。"
+    posts = {f"2023-01-{i % 28 + 1:02d}-common-{i}.md": (f"日記 {i}", common) for i in range(59)}
+    posts["2024-02-01-rare.md"] = ("骨董市", "珍品と逸品を見つけた。")
+    posts["2024-03-01-half.md"] = ("メモ", "ファイルを表示した。")
+    return SearchEngine(build_blog(tmp_path_factory.mktemp("large-blog"), posts))
+
+
+def test_a_longer_query_needs_two_thirds_of_its_words(large_blog):
+    # Five common words, three needed: the half post has two of them.
+    result = search(large_blog, "ファイル 操作 表示 結果 日記")
+    assert result.total == 59 and "2024-03-01-half.md" not in [h.id for h in result.hits]
+
+
+def test_a_post_with_the_rare_words_of_a_description_is_found(large_blog):
+    # Five words, three needed; the rare post has only 珍品 and 逸品, but
+    # those are the query's rare words, and it has both.
+    result = search(large_blog, "ファイル 操作 表示 珍品 逸品")
+    assert [h.id for h in result.hits][0] == "2024-02-01-rare.md"
+    assert result.relaxed is False
