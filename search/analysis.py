@@ -443,11 +443,18 @@ def sequence_text(text: str) -> str:
 
 def sequence_forms(text: str) -> tuple[str, ...]:
     """The :func:`sequence_text` forms a query's characters may take in a
-    post: as typed, and in katakana (りんご: りんご, リンゴ). Not the other way:
+    post: as typed, and in katakana (りんご: りんご, リンゴ), each also with a
+    space where Latin letters meet Japanese. Not the other way:
     hiragana runs cross word boundaries (テニス is not あてにすべき); a
     katakana word written in hiragana is found as a word instead."""
     typed = sequence_text(text)
-    return tuple(dict.fromkeys([typed, fold_kana(typed)]))
+    forms = [typed, fold_kana(typed)]
+    # 生成AI is also written 生成 AI.
+    forms += [_SCRIPT_CHANGE.sub(" ", f) for f in forms]
+    return tuple(dict.fromkeys(forms))
+
+
+_SCRIPT_CHANGE = re.compile(r"(?<=[0-9a-z])(?=[^\x00-\x7f])|(?<=[^\x00-\x7f])(?=[0-9a-z])")
 
 
 @dataclass(slots=True)
@@ -593,11 +600,13 @@ def query_segments(text: str) -> list[Segment]:
     """
     norm = normalize(text)
     out: list[Segment] = []
+    edges: list[tuple[int, int]] = []  # normalized span of each segment
     for m in _RUNS.finditer(norm.text):
         run, base = m.group(), m.start()
         if m.lastgroup == "ascii":
             start, end = norm.span(m.start(), m.end())
             out.append(Segment(run, [run], run, start, end, ascii=True))
+            edges.append((m.start(), m.end()))
             continue
         if _KANA_WORD.match(run):
             start, end = norm.span(base, m.end())
@@ -606,6 +615,7 @@ def query_segments(text: str) -> list[Segment]:
             if len(parts) <= 1:  # unknown to Janome: the known words it is made of
                 parts = list(katakana_parts(fold_kana(run))) or parts
             out.append(Segment(fold_kana(sequence_text(run)), parts or [whole], whole, start, end))
+            edges.append((m.start(), m.end()))
             continue
         for s, e, words, tokens, predicate, first in _janome_segments(run):
             start, end = norm.span(base + s, base + e)
@@ -613,4 +623,33 @@ def query_segments(text: str) -> list[Segment]:
             word = first if tokens == 1 else None
             text = fold_kana(sequence_text(run[s:e]))
             out.append(Segment(text, list(words), word, start, end, predicate=predicate))
+            edges.append((base + s, base + e))
+    return _joined_across_scripts(out, edges)
+
+
+def _joined_across_scripts(segments: list[Segment], edges: list[tuple[int, int]]) -> list[Segment]:
+    """*segments* with a Latin word and the Japanese one it touches made one
+    (生成AI, AI規制, Pythonコード): typed without a space, they name one
+    thing, and 生成 and AI apart in a post are not 生成AI. A number stays a
+    word of its own (ラマ3.3)."""
+    out: list[Segment] = []
+    last_end, last_ascii, last_number = -1, False, False
+    for segment, (start, end) in zip(segments, edges, strict=True):
+        prev = out[-1] if out else None
+        if (
+            prev is not None and start == last_end and last_ascii != segment.ascii
+            and not (prev.predicate or segment.predicate)
+            and not (last_number or segment.text.isdigit() or _NUMBER.match(segment.text))
+        ):  # fmt: skip
+            out[-1] = Segment(prev.text + segment.text, prev.parts + segment.parts, None,
+                              prev.start, segment.end)  # fmt: skip
+        else:
+            out.append(segment)
+        last_end, last_ascii = end, segment.ascii
+        last_number = bool(_NUMBER.match(segment.text))
     return out
+
+
+# A version or a count (3.3, 9, 2025): it goes with a name (ラマ3.3) the
+# way a separate word does, and posts write it with or without a space.
+_NUMBER = re.compile(r"^[0-9][0-9.]*$")

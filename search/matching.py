@@ -239,8 +239,11 @@ def _segment_unit(
             subs.append(bigrams.query)
             hl += bigrams.terms
             pref = bigrams.prefixes
+            # One bigram is the whole of a two-character word; of a longer
+            # segment (生成AI) it is only a piece, to be looked for.
+            whole = len(segment.text) <= 2
             for refs in bigrams.match:
-                (sequence if len(refs) > 1 else match).append(refs)
+                (sequence if len(refs) > 1 or not whole else match).append(refs)
     return Unit(
         wq.Or(subs), hl, pref, match=match, sequence_match=sequence, ascii=segment.ascii,
         needles=sequence_forms(surface), label=surface,
@@ -258,7 +261,7 @@ def _part_units(segment: Segment, clause: Clause) -> list[Unit]:
         return []
     units = []
     for part in parts:
-        piece = Segment(part, [part], part, segment.start, segment.end)
+        piece = Segment(part, [part], part, segment.start, segment.end, ascii=part.isascii())
         units.append(_segment_unit(piece, part, clause))
     return units
 

@@ -166,3 +166,14 @@ def test_a_post_with_the_rare_words_of_a_description_is_found(large_blog):
     result = search(large_blog, "ファイル 操作 表示 珍品 逸品")
     assert [h.id for h in result.hits][0] == "2024-02-01-rare.md"
     assert result.relaxed is False
+
+
+def test_latin_and_japanese_typed_together_are_one_word(tmp_path):
+    index = build_blog(tmp_path, {
+        "2024-05-01-genai.md": ("生成AIの話", "生成AIで文章を書く。"),
+        "2024-05-02-apart.md": ("画像の話", "画像を生成した。AIの話は別の日に。"),
+        "2024-05-03-spaced.md": ("メモ", "生成 AI という書き方もある。"),
+    })  # fmt: skip
+    engine = SearchEngine(index)
+    assert set(found(engine, "生成AI")) == {"2024-05-01-genai.md", "2024-05-03-spaced.md"}
+    assert len(found(engine, "生成 AI")) == 3
