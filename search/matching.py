@@ -449,6 +449,11 @@ def compile_query(
     return comp
 
 
+def _words(units: list[Unit]) -> list[Unit]:
+    """*units* with each compound as its words."""
+    return [p for u in units for p in (u.parts or [u])]
+
+
 def _unit_words(unit: Unit) -> set[str]:
     """The words a unit (its parts and synonyms, not its soft alternatives)
     matches in the body."""
@@ -480,7 +485,7 @@ class Evaluation:
 def minimum_should_match(n: int) -> int:
     """How many of *n* query words a post must have: all of up to
     ALL_WORDS_UP_TO, then SHOULD_MATCH_SHARE of them (rounded down), as
-    Elasticsearch's ``3<75%``. A description typed as a sentence rarely has
+    Elasticsearch's ``2<67%``. A description typed as a sentence rarely has
     every word in the post it describes."""
     if n <= ALL_WORDS_UP_TO:
         return n
@@ -605,7 +610,7 @@ class Evaluator:
         if unit.exact:
             # A phrase: its words in order, or its characters in order.
             exact = np.zeros(size, dtype=bool)
-            if self.searcher is not None and not isinstance(unit.query, wq.NullQuery.__class__):
+            if self.searcher is not None and unit.query is not wq.NullQuery:
                 exact[list(unit.query.docs(self.searcher))] = True
             rest = np.flatnonzero(mask & ~exact)
             exact[rest] = self.table.containing(unit.needles, rest)
@@ -692,15 +697,15 @@ class Evaluator:
                 plain[id(u)] = self.unit(u)
             return plain[id(u)]
 
-        parts: dict[int, tuple] = {}  # ... and with anchor words, for matching
+        has: dict[int, np.ndarray] = {}  # docs with each unit, anchor words included
         matched = base.copy()
         if units:
             for step, fewer, relaxed in self._relaxations(comp.positive):  # noqa: B007
                 for u in step:
-                    if id(u) not in parts:
-                        parts[id(u)] = self._with_anchors(u, evaluated(u))
-                enough = self._enough([parts[id(u)][3] > 0 for u in step if not u.predicate]
-                                      or [parts[id(u)][3] > 0 for u in step], fewer)  # fmt: skip
+                    if id(u) not in has:
+                        has[id(u)] = self._with_anchors(u, evaluated(u)[3] > 0)
+                counted = [u for u in step if not u.predicate] or step
+                enough = self._enough([has[id(u)] for u in counted], fewer)
                 if enough is None:
                     break
                 matched, units = base & enough, step
@@ -710,7 +715,7 @@ class Evaluator:
         # Ranking counts words, the parts of a compound one by one: as
         # measured on known-item queries, a post with the compound's words
         # apart often is the one described (字句解析 ... ジェネレーター).
-        words = [p for u in units for p in (u.parts or [u])]
+        words = _words(units)
         all_mask = matched.copy()
         units_matched = np.zeros(size, dtype=np.float64)
         for w in words:
@@ -727,8 +732,8 @@ class Evaluator:
         if anchor is not None:
             docs, anchor_score = anchor
             score[docs] += anchor_score * matched[docs]
-        unmatched = [u.label for u in units if not (parts[id(u)][3] * base).any()]
-        found_words = [u.label for u in units if (parts[id(u)][3] * matched).any()]
+        unmatched = [u.label for u in units if not (has[id(u)] & base).any()]
+        found_words = [u.label for u in units if (has[id(u)] & matched).any()]
         strict = 0 < len(words) <= STRICT_AND_WORDS
         return Evaluation(matched, all_mask, score * matched, units_matched, strict,
                           relaxed, unmatched, found_words)  # fmt: skip
@@ -748,22 +753,19 @@ class Evaluator:
             enough |= np.sum(rare, axis=0) >= need
         return enough
 
-    def _with_anchors(self, unit: Unit, evaluated: tuple) -> tuple:
-        """*evaluated* (:meth:`unit` of *unit*), where a post also has the
-        word if other posts say it about the post (its anchor words, see
-        search/anchors.py): readers describe a page in others' words."""
-        mask, score, free, credit = evaluated
+    def _with_anchors(self, unit: Unit, has: np.ndarray) -> np.ndarray:
+        """*has* (the docs with *unit*), and the docs other posts say it
+        about (their anchor words, see search/anchors.py): readers describe
+        a page in others' words."""
         if self.table.anchors is None:
-            return mask, score, free, credit
+            return has
         docs = [self.table.anchor_postings(w).docs for w in _unit_words(unit)]
-        docs = [d for d in docs if len(d)]
-        if not docs:
-            return mask, score, free, credit
-        said = np.zeros(self.table.size, dtype=bool)
+        if not any(len(d) for d in docs):
+            return has
+        has = has.copy()
         for d in docs:
-            said[d] = True
-        said &= self.table.live
-        return mask | said, score, free, np.maximum(credit, said)
+            has[d] = True
+        return has & self.table.live
 
     @staticmethod
     def _relaxations(units: list[Unit]):
@@ -780,7 +782,7 @@ class Evaluator:
         量子 コンピュータ shows the posts about コンピュータ, saying that 量子
         was not found.
         """
-        split = [p for u in units for p in (u.parts or [u])]
+        split = _words(units)
         if len(units) == 1:
             yield units, 0, False
             if len(split) < RELAX_SPLIT_PARTS:

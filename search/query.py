@@ -361,17 +361,15 @@ class SearchEngine:
                                 {f: {} for f in FACETS}, version=state.version)  # fmt: skip
 
         facet_masks, fixed = self._filter_masks(state, req, comp)
-        within = fixed.copy()
+        allowed = fixed.copy()  # by every filter, the facets' too
         for mask in facet_masks.values():
             if mask is not None:
-                within &= mask
-        # Relaxed or not is judged among the posts the filters allow.
-        ev = state.evaluator.evaluate(comp, within=fixed, judge=within)
-        candidates = ev.matched & fixed
-        matched = candidates.copy()
-        for mask in facet_masks.values():
-            if mask is not None:
-                matched &= mask
+                allowed &= mask
+        # Relaxed or not is judged among the posts the filters allow; the
+        # facets count the matches of the other facets' filters too.
+        ev = state.evaluator.evaluate(comp, within=fixed, judge=allowed)
+        candidates = ev.matched  # within fixed
+        matched = candidates & allowed
         all_words = ev.all_words & matched
 
         facets = self._facets(table, candidates, facet_masks, req.facet_limit)
