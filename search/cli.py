@@ -76,7 +76,8 @@ def _print_report(report: IndexReport, check: bool) -> None:
     rate = report.characters / report.seconds if report.seconds else 0
     click.echo(
         f"{kind}: {report.added} added, {report.updated} updated, {report.deleted} deleted, "
-        f"{report.unchanged} unchanged, {skipped} skipped, {warnings} warnings; "
+        f"{report.unchanged} unchanged, {skipped} skipped, {warnings} warnings"
+        f"{f' ({report.remembered} from earlier runs)' if report.remembered else ''}; "
         f"{report.documents} documents in version {report.version} "
         f"({report.seconds:.1f} s, {rate / 1000:.0f}k chars/s)"
     )
@@ -96,6 +97,11 @@ def _print_report(report: IndexReport, check: bool) -> None:
 @click.option("--permalink", default=None, help="Permalink style or template [_config.yml].")
 @click.option("--baseurl", default=None, help="Prefix for every post URL [_config.yml].")
 @click.option(
+    "--site-url", default=None,
+    help="The blog's address, e.g. https://blog.example.com: hits link there "
+    "rather than to the search server [_config.yml url].",
+)  # fmt: skip
+@click.option(
     "--max-chars", type=click.IntRange(min=1000), default=None,
     help="Characters of a post that are indexed; longer posts are truncated [1000000].",
 )  # fmt: skip
@@ -105,7 +111,7 @@ def _print_report(report: IndexReport, check: bool) -> None:
 @click.option("--wait", type=float, default=10.0, show_default=True,
               help="Seconds to wait for another indexer to finish.")  # fmt: skip
 def index(posts_dir, index_dir, full, rollback, check, strict, timezone, permalink, baseurl,
-          max_chars, workers, keep, wait):  # fmt: skip
+          site_url, max_chars, workers, keep, wait):  # fmt: skip
     """Index the Jekyll posts in POSTS_DIR.
 
     Incremental by default: only added or changed files are analyzed, deleted
@@ -113,7 +119,8 @@ def index(posts_dir, index_dir, full, rollback, check, strict, timezone, permali
     to it atomically; readers never see a half-built index.
 
     Exit status: 0 on success (warnings allowed), 1 on a fatal error,
-    2 with --strict when a file was skipped or repaired.
+    2 with --strict when a file was skipped or repaired (in this run or, for a
+    file unchanged since, in an earlier one).
     """
     if rollback:
         store = IndexStore(index_dir)
@@ -128,7 +135,7 @@ def index(posts_dir, index_dir, full, rollback, check, strict, timezone, permali
         raise click.UsageError("POSTS_DIR is required (except with --rollback)")
     try:
         site = load_site_config(
-            posts_dir, timezone=timezone, permalink=permalink, baseurl=baseurl,
+            posts_dir, timezone=timezone, permalink=permalink, baseurl=baseurl, url=site_url,
             max_chars=max_chars,
         )  # fmt: skip
         if check:

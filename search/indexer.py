@@ -54,6 +54,8 @@ class IndexReport:
     full: bool = False
     seconds: float = 0.0
     characters: int = 0
+    # Problems of unchanged files, found by an earlier run and reported again.
+    remembered: int = 0
 
     @property
     def skipped(self) -> list[Problem]:
@@ -278,6 +280,20 @@ def _hash_file(path: Path) -> str:
     return hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
 
 
+def _remembered_problems(rel: str, entry: dict[str, Any]) -> list[Problem]:
+    """The problems an earlier run found in a file that has not changed since."""
+    found = entry.get("problems")
+    if isinstance(found, list):
+        return [
+            Problem(rel, str(p.get("level", "warning")), str(p.get("message", "")))
+            for p in found
+            if isinstance(p, dict)
+        ]
+    if entry.get("problem"):  # manifests written before problems were kept
+        return [Problem(rel, "skip", str(entry["problem"]))]
+    return []
+
+
 def check_posts(
     posts_dir: Path,
     site: SiteConfig,
@@ -346,18 +362,23 @@ def build_index(
                 report.problems.append(Problem(rel, "skip", f"cannot read file ({exc})"))
                 continue
             old = old_files.get(rel)
-            if old is not None and old["state"] == state:
-                files[rel] = old
-                continue
-            if old is not None:
+            if old is not None and old["state"] != state:
                 try:
                     digest = _hash_file(path)
                 except OSError:
                     digest = None
                 if digest == old.get("hash"):
-                    files[rel] = {**old, "state": state}
-                    continue
-            todo.append(rel)
+                    old = {**old, "state": state}
+                else:
+                    old = None
+            if old is None:
+                todo.append(rel)
+                continue
+            files[rel] = old
+            # An unchanged file keeps its problems until it is fixed (--strict).
+            remembered = _remembered_problems(rel, old)
+            report.problems += remembered
+            report.remembered += len(remembered)
         present = set(rels)
         deleted = [rel for rel in old_files if rel not in present]
         report.unchanged = len(files)
@@ -396,6 +417,10 @@ def build_index(
                     if old is not None and old.get("indexed"):
                         writer.delete_by_term("id", rel)
                     entry = {"state": _file_state(posts_dir / rel), "indexed": False}
+                    if result.problems:
+                        entry["problems"] = [
+                            {"level": p.level, "message": p.message} for p in result.problems
+                        ]
                     if result.post is not None and doc is not None:
                         if doc is not WRITTEN:
                             writer.add_document(**doc)

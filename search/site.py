@@ -37,10 +37,15 @@ class SiteConfig:
     timezone: str = DEFAULT_TIMEZONE
     permalink: str = DEFAULT_PERMALINK
     baseurl: str = ""
+    # Jekyll's ``url`` (https://blog.example.com): with it, post URLs are
+    # absolute, so a search served from another host links to the blog.
+    url: str = ""
     max_chars: int = DEFAULT_MAX_CHARS
     tz: ZoneInfo = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.url and not re.match(r"https?://[^/\s]+(/\S*)?$", self.url):
+            raise SiteConfigError(f"site url {self.url!r} is not an http(s) URL")
         try:
             tz = ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -49,7 +54,7 @@ class SiteConfig:
 
     def fingerprint(self) -> str:
         """Changes whenever a setting that changes indexed values changes."""
-        return f"{self.timezone}|{self.permalink}|{self.baseurl}|{self.max_chars}"
+        return f"{self.timezone}|{self.permalink}|{self.url}|{self.baseurl}|{self.max_chars}"
 
 
 def find_jekyll_config(posts_dir: Path) -> Path | None:
@@ -72,7 +77,7 @@ def load_site_config(posts_dir: Path, **overrides: Any) -> SiteConfig:
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise SiteConfigError(f"cannot read {config_path}: {exc}") from exc
         if isinstance(data, dict):
-            for key in ("timezone", "permalink", "baseurl"):
+            for key in ("timezone", "permalink", "baseurl", "url"):
                 if isinstance(data.get(key), str) and data[key].strip():
                     values[key] = data[key].strip()
     values.update({k: v for k, v in overrides.items() if v is not None})
@@ -148,7 +153,8 @@ def post_url(
     categories: list[str],
     permalink: str | None = None,
 ) -> str:
-    """The URL Jekyll gives a post, including the site's ``baseurl``.
+    """The URL Jekyll gives a post, including the site's ``baseurl``; absolute
+    when the site's ``url`` is known.
 
     The date is taken in the site's time zone, as Jekyll renders it.
     """
@@ -165,6 +171,8 @@ def post_url(
     path = re.sub(r"/\.+/", "/", "/" + path)
     path = re.sub(r"/{2,}", "/", path)
     base = site.baseurl.rstrip("/")
-    if base and not base.startswith(("/", "http://", "https://")):
-        base = "/" + base
-    return base + path
+    if base.startswith(("http://", "https://")):
+        return base + path
+    if base:
+        base = "/" + base.lstrip("/")
+    return site.url.rstrip("/") + base + path

@@ -218,7 +218,7 @@ def test_skipped_file_that_is_fixed_is_added(built):
     broken = posts / NEW_POST
     broken.write_text("---\ntitle: 閉じていない\nカピバラの話\n", encoding="utf-8")
     report = index(posts, index_dir)
-    assert [p.message for p in report.skipped] == [
+    assert [p.message for p in report.skipped if p.path == NEW_POST] == [
         "front matter not closed (no '---' line after the opening one)"
     ]
     assert search_ids(engine, "カピバラ") == []
@@ -511,6 +511,32 @@ def test_cli_strict_exits_0_on_a_clean_blog(tmp_path):
     assert result.exit_code == 0, result.output
 
 
+def test_cli_strict_remembers_problems_of_unchanged_files_until_fixed(tmp_path):
+    posts = tmp_path / "_posts"
+    posts.mkdir()
+    (posts / "2024-01-01-ok.md").write_text("---\ntitle: 問題なし\n---\n本文\n", "utf-8")
+    empty = posts / "2024-01-02-empty.md"
+    empty.write_text("", "utf-8")
+    broken = posts / "2024-01-03-broken-utf8.md"
+    broken.write_bytes("---\ntitle: 壊れた\n---\n本文".encode() + b"\xff\n")
+    args = ("index", str(posts), "--strict", "--index-dir", str(tmp_path / "index"))
+
+    first = run_cli(*args)
+    assert first.exit_code == 2
+    # Nothing changed: the same problems are reported again, and --strict still fails.
+    second = run_cli(*args)
+    assert second.exit_code == 2, second.output
+    assert "skip 2024-01-02-empty.md: empty file" in second.stderr
+    assert "warning 2024-01-03-broken-utf8.md: invalid UTF-8" in second.stderr
+    assert "(2 from earlier runs)" in second.stdout
+
+    empty.write_text("---\ntitle: 直した\n---\n本文\n", "utf-8")
+    broken.write_text("---\ntitle: 直した\n---\n本文\n", "utf-8")
+    fixed = run_cli(*args)
+    assert fixed.exit_code == 0, fixed.output
+    assert run_cli(*args).exit_code == 0
+
+
 def test_cli_bad_timezone_is_a_clean_error(blog_copy, tmp_path):
     result = CliRunner().invoke(
         main, ["index", str(blog_copy), "--timezone", "Nowhere/Nothing",
@@ -518,3 +544,19 @@ def test_cli_bad_timezone_is_a_clean_error(blog_copy, tmp_path):
     )  # fmt: skip
     assert result.exit_code == 1
     assert "Nowhere/Nothing" in result.output
+
+
+def test_cli_site_url_gives_hits_links_to_the_blog(tmp_path):
+    posts = tmp_path / "_posts"
+    posts.mkdir()
+    (posts / "2024-01-01-capybara.md").write_text("---\ntitle: カピバラ\n---\n本文\n", "utf-8")
+    index_dir = tmp_path / "index"
+    result = run_cli("index", str(posts), "--site-url", "https://blog.example.com",
+                     "--index-dir", str(index_dir))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    engine = SearchEngine(index_dir)
+    (hit,) = engine.search(SearchRequest(q="カピバラ")).hits
+    assert hit.url == "https://blog.example.com/2024/01/01/capybara.html"
+    bad = run_cli("index", str(posts), "--site-url", "blog.example.com",
+                  "--index-dir", str(index_dir))  # fmt: skip
+    assert bad.exit_code == 1 and "site url 'blog.example.com'" in bad.output

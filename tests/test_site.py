@@ -174,3 +174,26 @@ def test_fixture_blog_config_is_found():
     site = load_site_config(Path(__file__).parent / "fixtures" / "posts")
     assert site.timezone == "Asia/Tokyo"
     assert site.permalink == "date"
+
+
+def test_site_url_makes_post_urls_absolute():
+    site = SiteConfig(url="https://blog.example.com/", baseurl="/notes")
+    date = datetime(2024, 3, 1, 12, tzinfo=ZoneInfo("UTC"))
+    assert post_url(site, date, "my-post", []) == (
+        "https://blog.example.com/notes/2024/03/01/my-post.html"
+    )
+
+
+def test_site_url_is_read_from_jekyll_config_and_can_be_overridden(tmp_path):
+    (tmp_path / "_config.yml").write_text("url: https://blog.example.com\n", "utf-8")
+    (tmp_path / "_posts").mkdir()
+    assert load_site_config(tmp_path / "_posts").url == "https://blog.example.com"
+    assert load_site_config(tmp_path / "_posts", url="https://other.example").url == (
+        "https://other.example"
+    )
+
+
+@pytest.mark.parametrize("bad", ["blog.example.com", "ftp://blog.example.com", "https://"])
+def test_site_url_that_is_not_http_is_a_clear_error(bad):
+    with pytest.raises(SiteConfigError, match="site url"):
+        SiteConfig(url=bad)
