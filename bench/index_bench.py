@@ -70,7 +70,10 @@ from typing import Any
 # Whoosh 2.7.4 has non-raw regex strings; the warnings say nothing about speed.
 warnings.filterwarnings("ignore", category=SyntaxWarning)
 warnings.filterwarnings("ignore", category=DeprecationWarning)
+# Run as a script (python bench/index_bench.py): the repository is not on the path.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.inputs import require_inputs  # noqa: E402
 from search.indexer import build_index, default_workers  # noqa: E402
 from search.posts import find_post_files, load_post  # noqa: E402
 from search.site import load_site_config  # noqa: E402
@@ -533,6 +536,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tmp", type=Path, default=None, help="parent of the scratch directory")
     ap.add_argument("--keep-tmp", action="store_true", help="keep the scratch directory")
     args = ap.parse_args(argv)
+    require_inputs("index_bench.py", posts=args.posts)
 
     posts_dir = args.posts.resolve()
     if not posts_dir.is_dir():

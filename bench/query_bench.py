@@ -81,6 +81,7 @@ from bench.httpload import (  # noqa: E402
     latency_stats,
 )
 from bench.index_bench import environment, log, make_scaled  # noqa: E402
+from bench.inputs import require_inputs  # noqa: E402
 from bench.relevance import (  # noqa: E402
     DEFAULT_POSTS,
     DEFAULT_TSV,
@@ -472,6 +473,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--json", type=Path, default=None, help="write every number here")
     ap.add_argument("--quick", action="store_true", help="small and short: a smoke test")
     args = ap.parse_args(argv)
+    require_inputs("query_bench.py", posts=args.posts, tsv=args.tsv)
     base = QUICK if args.quick else DEFAULTS
     for key, value in base.items():
         if getattr(args, key) is None:

@@ -132,6 +132,7 @@ if str(REPO) not in sys.path:
 warnings.filterwarnings("ignore", category=SyntaxWarning)
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
+from bench.inputs import require_inputs  # noqa: E402
 from search.indexer import IndexReport, build_index  # noqa: E402
 from search.posts import find_post_files, load_post  # noqa: E402
 from search.query import SearchEngine, SearchRequest, SearchResult  # noqa: E402
@@ -923,6 +924,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="no-answer queries, one a line, or 'none' [negatives(-aiblog)-dev.txt]",
     )
     args = ap.parse_args(argv)
+    require_inputs("relevance.py", posts=args.posts, tsv=args.tsv)
     args.systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     unknown = [s for s in args.systems if s not in SYSTEMS]
     if unknown or not args.systems:

@@ -85,6 +85,7 @@ from bench.httpload import (  # noqa: E402
     latency_stats,
 )
 from bench.index_bench import log as stderr_log  # noqa: E402
+from bench.inputs import require_inputs  # noqa: E402
 from bench.query_bench import sample_posts  # noqa: E402
 from bench.relevance import DEFAULT_POSTS, DEFAULT_TSV, load_queries  # noqa: E402
 from search.indexer import build_index  # noqa: E402
@@ -527,6 +528,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--keep-tmp", action="store_true", help="keep the temporary directory")
     ap.add_argument("--json", type=Path, default=None, help="write every figure here")
     args = ap.parse_args(argv)
+    require_inputs("soak.py", posts=args.posts, tsv=args.tsv)
     if args.seconds <= 0 or args.clients < 1 or args.marker_every < 1:
         ap.error("--seconds, --clients and --marker-every must be positive")
     return args
