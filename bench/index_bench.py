@@ -70,8 +70,10 @@ from typing import Any
 # Whoosh 2.7.4 has non-raw regex strings; the warnings say nothing about speed.
 warnings.filterwarnings("ignore", category=SyntaxWarning)
 warnings.filterwarnings("ignore", category=DeprecationWarning)
+REPO = Path(__file__).resolve().parent.parent
 # Run as a script (python bench/index_bench.py): the repository is not on the path.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
 
 from bench.inputs import require_inputs  # noqa: E402
 from search.indexer import build_index, default_workers  # noqa: E402
@@ -79,7 +81,6 @@ from search.posts import find_post_files, load_post  # noqa: E402
 from search.site import load_site_config  # noqa: E402
 from search.store import IndexStore  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
 DEFAULT_POSTS = REPO.parent / "shared" / "corpus" / "posts"
 MAKE_SCALED = REPO.parent / "shared" / "corpus" / "make_scaled.py"
 APPENDED_LINE = "\n追記：東海道新幹線の運行状況を確認してから京都へ向かった。\n"

@@ -289,7 +289,7 @@ def _remembered_problems(rel: str, entry: dict[str, Any]) -> list[Problem]:
             for p in found
             if isinstance(p, dict)
         ]
-    if entry.get("problem"):  # manifests written before problems were kept
+    if entry.get("problem"):  # a skip, in manifests written before "problems"
         return [Problem(rel, "skip", str(entry["problem"]))]
     return []
 
@@ -437,9 +437,6 @@ def build_index(
                     else:
                         with contextlib.suppress(OSError):
                             entry["hash"] = _hash_file(posts_dir / rel)
-                        entry["problem"] = "; ".join(
-                            p.message for p in result.problems if p.level == "skip"
-                        )
                         if old is not None and old.get("indexed"):
                             report.deleted += 1
                     files[rel] = entry
