@@ -63,8 +63,10 @@ negatives
     ``aiblog/posts``; ``--negatives none`` skips this part (a missing default
     file skips it with a note). Per query: the hit count and whether the
     answer was *flagged* - ours flags it when ``SearchResult.relaxed`` is
-    true (no post had every word, and the engine says so); the peers never
-    flag. Totals per system: ``empty`` (0 hits), ``flagged`` (hits, flagged),
+    true (no post had every word, and the engine says so) or a word was
+    found only as a name in the other script (``respelled_words``: オーロラ
+    only as Amazon's Aurora); the peers never flag. Totals per system:
+    ``empty`` (0 hits), ``flagged`` (hits, flagged),
     ``junk`` (hits, not flagged: confident junk) and the share empty; then
     our non-empty negatives with hit count, flag and
     ``SearchResult.unmatched_words`` (when the engine has it).
@@ -304,7 +306,9 @@ class OursSystem:
     def answer(self, query: str) -> Answer:
         result = self.search(query)
         unmatched = getattr(result, "unmatched_words", None) or ()
-        return Answer(result.total, bool(result.relaxed), tuple(unmatched))
+        # Flagged: relaxed, or found only as another script's spelling.
+        flagged = bool(result.relaxed or result.respelled_words)
+        return Answer(result.total, flagged, tuple(unmatched))
 
     def all_ids(self, query: str) -> list[str]:
         """Every matched post, paging as far as the engine's limits allow."""

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from .indexer import DEFAULT_KEEP_VERSIONS, IndexReport, build_index, check_posts
+from .names import NameTable, posts_with
 from .query import QueryError, SearchEngine, SearchRequest
 from .site import SiteConfigError, load_site_config
 from .store import IndexLocked, IndexStore, NoIndex
@@ -194,6 +195,23 @@ def search(query, index_dir, tags, categories, sort, page, per_page, as_json, sy
         click.echo("  " + _terminal_snippet(hit.snippet))
 
 
+def _name_pairs(version_path) -> list[dict]:
+    """The version's learned name pairs, with how many posts write each side."""
+    from whoosh import index as whoosh_index
+
+    table = NameTable.read(version_path)
+    ix = whoosh_index.open_dir(str(version_path))
+    try:
+        with ix.reader() as reader:
+            return [
+                {"latin": latin, "katakana": kana, "source": source,
+                 "latinPosts": posts_with(reader, latin), "katakanaPosts": posts_with(reader, kana)}
+                for latin, kana, source in table.pairs()
+            ]  # fmt: skip
+    finally:
+        ix.close()
+
+
 def _terminal_snippet(html_snippet: str) -> str:
     import html
 
@@ -206,7 +224,11 @@ def _terminal_snippet(html_snippet: str) -> str:
 @main.command()
 @index_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
-def stats(index_dir, as_json):
+@click.option("--names", is_flag=True,
+              help="List the names learned across scripts (NVIDIA / エヌビディア) with their "
+              "source (gloss or transliteration) and how many posts write each spelling; "
+              "forbid a wrong pair with a '!' line in the synonyms file.")  # fmt: skip
+def stats(index_dir, as_json, names):
     """Print document count, index size and last build time."""
     store = IndexStore(index_dir)
     try:
@@ -221,6 +243,14 @@ def stats(index_dir, as_json):
         "postsDir": version.manifest.get("posts_dir"),
         "versions": store.list_versions(),
     }
+    if names:
+        info["names"] = _name_pairs(version.path)
+        if not as_json:
+            for p in info["names"]:
+                click.echo(f"{p['latin']:<24} {p['katakana']:<20} {p['source']:<16} "
+                           f"{p['latinPosts']:>5} {p['katakanaPosts']:>5}")  # fmt: skip
+            click.echo(f"{len(info['names'])} pairs (latin, katakana, source, posts with each)")
+            return
     if as_json:
         click.echo(json.dumps(info, ensure_ascii=False, indent=2))
         return

@@ -25,12 +25,20 @@ import numpy as np
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC
 from whoosh.reading import TermNotFound
 
+from .analysis import fold_word
 from .anchors import Anchors, read_anchors
 from .codec import decode_counts, decode_values, is_packed
+from .posts import normalize_label
 from .schema import SCORING_FIELDS, PackedCharacters
 from .store import read_labels
 
 MAX_CACHED_TERMS = 50_000
+
+
+def label_form(text: str) -> str:
+    """A tag or category as :meth:`Facet.mask_named` compares it."""
+    return " ".join(fold_word(w) for w in normalize_label(text).split())
+
 # Character positions of a term in a doc kept for highlighting (a few
 # hundred bytes each), and the postings blocks they come from (a few to
 # some tens of KB each; the hits of a query often share blocks).
@@ -51,6 +59,7 @@ class Facet:
     keys: list[str]
     docs: np.ndarray  # int32, doc of each pair
     ids: np.ndarray  # int32, value id of each pair
+    _folded: dict[str, set[str]] | None = field(default=None, repr=False)
 
     def mask_for(self, keys: set[str], size: int) -> np.ndarray:
         """Docs having any of *keys*."""
@@ -59,6 +68,18 @@ class Facet:
         if wanted:
             mask[self.docs[np.isin(self.ids, wanted)]] = True
         return mask
+
+    def mask_named(self, texts: Sequence[str], size: int) -> np.ndarray:
+        """Docs having a value one of *texts* names, compared in the index's
+        word form (case, width, kana and long vowels folded): a query word
+        equal to a tag or category."""
+        if self._folded is None:
+            folded: dict[str, set[str]] = {}
+            for key in self.keys:
+                folded.setdefault(label_form(key), set()).add(key)
+            self._folded = folded
+        keys = set().union(*(self._folded.get(label_form(t), set()) for t in texts))
+        return self.mask_for(keys, size)
 
     def counts(self, docs_mask: np.ndarray) -> np.ndarray:
         """Number of docs in *docs_mask* per value id."""

@@ -31,6 +31,7 @@ from whoosh.writing import SegmentWriter
 
 from .anchors import write_anchors
 from .codec import Codec
+from .names import NameTable, glosses_in, name_words, write_names
 from .posts import LoadResult, Problem, find_post_files, load_post, normalize_label
 from .schema import ANALYSIS_VERSION, analyze_post, build_schema
 from .site import SiteConfig
@@ -56,6 +57,8 @@ class IndexReport:
     characters: int = 0
     # Problems of unchanged files, found by an earlier run and reported again.
     remembered: int = 0
+    # Of seconds: learning names across scripts (search/names.py).
+    names_seconds: float = 0.0
 
     @property
     def skipped(self) -> list[Problem]:
@@ -428,6 +431,13 @@ def build_index(
                             for value in getattr(result.post, facet):
                                 labels[facet].setdefault(normalize_label(value), value)
                         entry.update(indexed=True, hash=result.post.content_hash)
+                        names_started = time.monotonic()
+                        prose = f"{result.post.title}\n{result.post.body}"
+                        if names := name_words(prose):
+                            entry["names"] = names
+                        if glosses := glosses_in(prose):
+                            entry["glosses"] = glosses
+                        report.names_seconds += time.monotonic() - names_started
                         report.analyzed += 1
                         report.characters += len(result.post.body) + len(result.post.code)
                         if old is not None and old.get("indexed"):
@@ -455,6 +465,10 @@ def build_index(
             with whoosh_index.open_dir(str(build_dir)).reader() as reader:
                 report.documents = reader.doc_count()
                 write_anchors(reader, build_dir)
+                names_started = time.monotonic()
+                previous = store.current().path if store.current_name() else None
+                write_names(reader, build_dir, files.values(), NameTable.read(previous))
+                report.names_seconds += time.monotonic() - names_started
             (build_dir / LABELS_FILE).write_text(json.dumps(labels, ensure_ascii=False), "utf-8")
             manifest = {
                 "analysis_version": ANALYSIS_VERSION,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 from whoosh import query as wq
@@ -99,9 +100,30 @@ ANCHOR_MIN_WORDS = 2
 # synonyms (full weight, counted as the word) the same table cost desc
 # queries MRR 0.702 -> 0.679 and katakana 0.911 -> 0.814.
 LOANWORD_WEIGHT = 0.2
+# Names learned from the blog in the other script (search/names.py:
+# エヌビディア for NVIDIA) are searched softly too, but above loanwords: a
+# post that writes the name the other way is about it as much as one that
+# writes it the typed way (measured in bench/relevance.py, aiblog xscript).
+NAME_WEIGHT = 0.8
 
 
 # --- compiling a query --------------------------------------------------------
+
+
+class Expander(Protocol):
+    """A table of other texts to search for a word (given as segment keys):
+    :class:`~search.synonyms.Synonyms`, :class:`~search.names.NameTable`."""
+
+    def expand(self, words: tuple[str, ...]) -> list[str]: ...
+
+
+class Names(Expander, Protocol):
+    """Learned names (:class:`~search.names.NameTable`): :meth:`expand` gives
+    the other script's spellings of a name, ``soft`` the spellings that are
+    not names (searched like loanwords)."""
+
+    @property
+    def soft(self) -> Expander: ...
 
 
 # One required term of a match: (field, text, text is a prefix).
@@ -138,11 +160,20 @@ class Unit:
     # with *weight* times its score and *weight* of a word's coordination
     # credit, but it is not a post with the word (the all-words tier, +word).
     weight: float = 1.0
+    # Whether a post this matches has the word (learned names: a post that
+    # writes NVIDIA has エヌビディア), though it may score at a lower *weight*.
+    counts: bool = True
     # Character sequences (search.analysis.sequence_forms) one of which a doc
     # matched through several terms (bigrams, a compound's words) must
     # contain: the terms standing together, not scattered over the post.
     needles: tuple[str, ...] = ()
     label: str = ""  # the query text it stands for, as typed
+    # Other texts that count as the word (synonyms, names in the other script).
+    alternatives: list[str] = field(default_factory=list)
+    # The word without the names learned across scripts: when no matched post
+    # has it, the posts were found only as another spelling, and the
+    # evaluation says so (Evaluation.respelled).
+    typed: Unit | None = None
     # A compound's words as units of their own: how a longer query counts
     # and ranks them, and a relaxed search of a long compound.
     parts: list[Unit] = field(default_factory=list)
@@ -271,10 +302,17 @@ def _word_units(
     max_words: int,
     synonyms: Synonyms | None = None,
     loanwords: Synonyms | None = None,
+    names: Names | None = None,
 ) -> list[Unit]:
     """The units of a clause: one per segment (a word, or words that stand
     together, see :func:`~search.analysis.query_segments`), or one phrase."""
-    tables = ((synonyms, 1.0), (loanwords, LOANWORD_WEIGHT))
+    # (table, weight, counts as the word, a name: one word, not its pieces)
+    tables = (
+        (synonyms, 1.0, True, False),
+        (loanwords, LOANWORD_WEIGHT, False, False),
+        (names, NAME_WEIGHT, True, True),
+        (names.soft if names else None, LOANWORD_WEIGHT, False, False),
+    )
     if clause.phrase:
         return [_phrase_unit(clause)]
     segments = query_segments(clause.text)[:max_words]
@@ -294,7 +332,7 @@ def _word_units(
         unit.predicate = seg.predicate
         units.append(unit)
     whole = tuple(segment_key(s) for s in segments)
-    if len(units) > 1 and any(table and table.expand(whole) for table, _ in tables):
+    if len(units) > 1 and any(table and table.expand(whole) for table, *_ in tables):
         # An entry for the whole clause, of several segments.
         combined = _combine(units, "and")
         combined.label = clause.text
@@ -353,6 +391,17 @@ class Compiled:
             or self.excluded_tags or self.excluded_categories
         )  # fmt: skip
 
+    def named_labels(self) -> list[str]:
+        """What the query names if it is the name of a tag or category (旅行,
+        エヌビディア for the tag NVIDIA, Claude Code): its one word and that
+        word's counted alternatives, or its words together. A tier above the
+        rest for every query word that is a tag cost dev.tsv's katakana
+        queries MRR 0.911 -> 0.828 (man pages are tagged with topic words)."""
+        units = self.positive + self.required
+        if len(units) == 1:
+            return [text for text in (units[0].label, *units[0].alternatives) if text]
+        return [" ".join(u.label for u in units)] if units else []
+
     def highlight_groups(self) -> list[tuple[list, list[tuple[str, str]]]]:
         """Per unit: its (field, term sequence) patterns and its prefixes."""
         return [(u.terms, u.prefixes) for u in self.positive + self.required]
@@ -360,15 +409,39 @@ class Compiled:
 
 def _expanded(unit: Unit, key: tuple[str, ...], tables, clause: Clause, max_words: int) -> Unit:
     """*unit* or the alternatives that each ``(table, weight)`` of *tables*
-    has for the index words *key*."""
-    for table, weight in tables:
+    has for the index words *key*; where learned names were added, the unit
+    without them is its ``typed``."""
+    typed, named = unit, False
+    for table, weight, counts, name in tables:
         if table and (alternatives := table.expand(key)):
-            unit = _with_alternatives(unit, alternatives, clause, max_words, weight)
+            parts = unit.parts
+            unit = _with_alternatives(unit, alternatives, clause, max_words, weight, counts)
+            if not name:
+                typed = _with_alternatives(typed, alternatives, clause, max_words, weight, counts)
+                continue
+            named = True
+            if parts and any(" " not in a for a in alternatives):
+                # A katakana word that is one name (アンソロピック: anthropic) is
+                # one word, not Janome's pieces (アンソロ, ピック) counted one by
+                # one; its pieces still count when they stand apart, together,
+                # unless one is too short to mean much apart (ai of オープンAI).
+                if all(len(p.label) >= 3 for p in parts):
+                    together = _combine(parts, "and")
+                    unit.children.append(together)
+                    typed = _combine([typed, together], "or")
+                unit.parts = []
+    if named:
+        unit.typed = typed
     return unit
 
 
 def _with_alternatives(
-    unit: Unit, alternatives: list[str], clause: Clause, max_words: int, weight: float = 1.0
+    unit: Unit,
+    alternatives: list[str],
+    clause: Clause,
+    max_words: int,
+    weight: float = 1.0,
+    counts: bool = True,
 ) -> Unit:
     """*unit*, or any of the *alternatives* (each searched as its own words,
     at *weight*: see :attr:`Unit.weight`)."""
@@ -379,12 +452,13 @@ def _with_alternatives(
             option = _combine(alt, "and")
             if len(alt) > 1:  # an entry of several words: they stand together
                 option.needles = sequence_forms(text.strip())
-            option.weight = weight
+            option.weight, option.counts = weight, counts
             options.append(option)
     if len(options) == 1:
         return unit
     combined = _combine(options, "or")
     combined.label, combined.parts = unit.label, unit.parts
+    combined.alternatives = unit.alternatives + (alternatives if counts else [])
     return combined
 
 
@@ -409,9 +483,11 @@ def compile_query(
     max_words: int = 32,
     synonyms: Synonyms | None = None,
     loanwords: Synonyms | None = None,
+    names: Names | None = None,
 ) -> Compiled:
     """Compile the user's query text; never raises. *synonyms* (the blog
-    owner's) count as the word itself; *loanwords* are searched softly."""
+    owner's) count as the word itself; *loanwords* and *names* (the other
+    script's spellings learned from the blog) are searched softly."""
     parsed = parse_query(text)
     comp = Compiled([], [], [], [], [])
     bigrams: dict[str, None] = {}
@@ -427,7 +503,7 @@ def compile_query(
                     target = comp.tag_filters if clause.field == "tag" else comp.category_filters
                 target.append(normalize_label(clause.text))
                 continue
-            units = _word_units(clause, max_words, synonyms, loanwords)
+            units = _word_units(clause, max_words, synonyms, loanwords, names)
             if not units:
                 continue
             if not clause.excluded:
@@ -458,7 +534,7 @@ def _unit_words(unit: Unit) -> set[str]:
     """The words a unit (its parts and synonyms, not its soft alternatives)
     matches in the body."""
     if unit.children:
-        return set().union(*(_unit_words(c) for c in unit.children if c.weight == 1.0))
+        return set().union(*(_unit_words(c) for c in unit.children if c.counts))
     return {refs[0][1] for refs in unit.match
             if len(refs) == 1 and refs[0][0] == "body" and not refs[0][2]}  # fmt: skip
 
@@ -480,6 +556,9 @@ class Evaluation:
     relaxed: bool = False
     unmatched: list[str] = field(default_factory=list)  # words no post has
     matched_words: list[str] = field(default_factory=list)  # words of the matched posts
+    # Words no matched post has as typed, found only as another script's
+    # spelling (パイトーチ: [pytorch]): not a confident match, the result says so.
+    respelled: dict[str, list[str]] = field(default_factory=dict)
 
 
 def minimum_should_match(n: int) -> int:
@@ -563,26 +642,28 @@ class Evaluator:
         size = self.table.size
         if unit.children:
             parts = [self.unit(c) for c in unit.children]
-            full = [p for p, c in zip(parts, unit.children, strict=True) if c.weight == 1.0]
+            full = [p for p, c in zip(parts, unit.children, strict=True) if c.counts]
             masks = [m for m, _, _, _ in full]
             if unit.op == "and":
                 mask = np.logical_and.reduce(masks)
                 credit = np.minimum.reduce([c for _, _, _, c in parts])
             else:
                 mask = np.logical_or.reduce(masks)
-                credit = np.maximum.reduce([c * child.weight for (_, _, _, c), child
+                credit = np.maximum.reduce([c * (1.0 if child.counts else child.weight)
+                                            for (_, _, _, c), child
                                             in zip(parts, unit.children, strict=True)])  # fmt: skip
             if unit.needles:  # the words of one entry, standing together
                 docs = np.flatnonzero(mask)
                 mask = np.zeros(size, dtype=bool)
                 mask[docs[self.table.containing(unit.needles, docs)]] = True
                 credit = np.minimum(credit, mask)
-            score = np.sum([s for _, s, _, _ in full], axis=0) * mask
-            free = np.sum([f for _, _, f, _ in full], axis=0) * mask
+            score = np.zeros(size, dtype=np.float64)
+            free = np.zeros(size, dtype=np.float64)
             for (m, s, f, _), c in zip(parts, unit.children, strict=True):
-                if c.weight != 1.0:  # soft: scores where it matches, at its weight
-                    score += c.weight * s * m
-                    free += c.weight * f * m
+                # A soft child scores where it matches; the others where all do.
+                where = mask if c.counts else m
+                score += c.weight * s * where
+                free += c.weight * f * where
             return mask, score, free, credit
         mask = np.zeros(size, dtype=bool)
         score = np.zeros(size, dtype=np.float64)
@@ -734,9 +815,15 @@ class Evaluator:
             score[docs] += anchor_score * matched[docs]
         unmatched = [u.label for u in units if not (has[id(u)] & base).any()]
         found_words = [u.label for u in units if (has[id(u)] & matched).any()]
+        respelled = {}
+        for u in units:
+            if u.typed is None or u.label not in found_words:
+                continue
+            if not (self._with_anchors(u.typed, evaluated(u.typed)[3] > 0) & matched).any():
+                respelled[u.label] = [a for a in u.alternatives if a not in u.typed.alternatives]
         strict = 0 < len(words) <= STRICT_AND_WORDS
         return Evaluation(matched, all_mask, score * matched, units_matched, strict,
-                          relaxed, unmatched, found_words)  # fmt: skip
+                          relaxed, unmatched, found_words, respelled)  # fmt: skip
 
     def _enough(self, has: list[np.ndarray], fewer: int) -> np.ndarray | None:
         """Docs with enough of the words whose docs are *has*: their

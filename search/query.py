@@ -29,7 +29,9 @@ from whoosh.util.times import datetime_to_long
 from .analysis import fold_kana, normalize, word_terms
 from .doctable import DocTable
 from .matching import TITLE_NGRAM_FIELDS, Compiled, Evaluator, bigram_unit, compile_query
+from .names import NameTable
 from .posts import normalize_label
+from .related import related_docs
 from .schema import TITLE_POSITION_FIELDS
 from .site import DEFAULT_TIMEZONE, SiteConfig, SiteConfigError
 from .snippets import mark, snippet
@@ -128,6 +130,9 @@ class SearchResult:
     relaxed: bool = False
     unmatched_words: list[str] = field(default_factory=list)
     matched_words: list[str] = field(default_factory=list)  # words the hits have
+    # Query words no hit has as typed, found only in the other script (a
+    # learned name: パイトーチ -> [pytorch]); like relaxed, not a confident match.
+    respelled_words: dict[str, list[str]] = field(default_factory=dict)
     did_you_mean: str | None = None
     processing_ms: float = 0.0
     version: str | None = None
@@ -149,6 +154,7 @@ class SearchResult:
             "relaxed": self.relaxed,
             "unmatchedWords": self.unmatched_words,
             "matchedWords": self.matched_words,
+            "respelledWords": [{"word": w, "as": a} for w, a in self.respelled_words.items()],
             "didYouMean": self.did_you_mean,
             "processingTimeMs": round(self.processing_ms, 2),
             "indexVersion": self.version,
@@ -160,18 +166,25 @@ class SearchResult:
 DID_YOU_MEAN_BELOW = 3
 
 
-def _ranked_page(table: DocTable, ev, matched, all_words, start: int, end: int):
+def _ranked_page(table: DocTable, ev, matched, all_words, labelled, start: int, end: int):
     """Docs ``[start, end)`` by relevance, ties to the newer post; for short
-    queries posts with every word come first (see ``STRICT_AND_WORDS``)."""
+    queries posts with every word come first (see ``STRICT_AND_WORDS``), and
+    then the posts carrying a tag or category a query word names
+    (*labelled*: 旅行 ranks the category 旅行 first)."""
     docs = np.flatnonzero(matched)
     if not len(docs):
         return []
-    first = ~all_words[docs] if ev.strict else np.zeros(len(docs), dtype=bool)
+    if ev.strict:
+        # One sort key for both tiers: 0 all words and labelled, 1 all
+        # words, 2 labelled, 3 the rest.
+        first = 2 * ~all_words[docs] + ~labelled[docs]
+    else:
+        first = np.zeros(len(docs), dtype=np.int8)
     score = ev.score[docs]
     if end < len(docs) // 4:
         # Sort only the docs that can reach the page: those at least as high
-        # as the end-th by (tier, score), ties included; the second tier is
-        # shifted below the lowest score of the first.
+        # as the end-th by (tier, score), ties included; each tier is
+        # shifted below the lowest score of the one before.
         key = score - first * (score.max() - score.min() + 1.0)
         bar = np.partition(key, len(key) - end)[len(key) - end]
         keep = np.flatnonzero(key >= bar)
@@ -202,6 +215,7 @@ class _Open:
     tz: tzinfo  # the site's time zone the version was built with
     evaluator: Evaluator
     speller: Speller
+    names: NameTable  # the version's learned name pairs (search/names.py)
 
 
 class SearchEngine:
@@ -248,7 +262,7 @@ class SearchEngine:
             self.store.register_reader(name)
             self._open = _Open(
                 name, ix, searcher, table, tz, Evaluator(table, searcher),
-                Speller(searcher.reader()),
+                Speller(searcher.reader()), NameTable.read(version.path),
             )  # fmt: skip
             if old is not None:
                 old.searcher.close()
@@ -354,7 +368,9 @@ class SearchEngine:
 
     def _search(self, state: _Open, req: SearchRequest) -> SearchResult:
         table = state.table
-        comp = compile_query(req.q, self.limits.max_words, self.synonyms.get(), self.loanwords)
+        synonyms = self.synonyms.get()
+        names = state.names.forbidding(synonyms.forbidden)
+        comp = compile_query(req.q, self.limits.max_words, synonyms, self.loanwords, names)
         if req.q.strip() and comp.is_empty():
             # Only punctuation or nothing searchable: no hits rather than everything.
             return SearchResult(req.q, [], 0, req.page, req.per_page,
@@ -384,7 +400,11 @@ class SearchEngine:
                 ordered = ordered[::-1]
             page: list[tuple[int, float | None]] = [(int(d), None) for d in ordered[start:end]]
         else:
-            page = _ranked_page(table, ev, matched, all_words, start, end)
+            named = comp.named_labels()
+            labelled = np.logical_or.reduce(
+                [table.facets[f].mask_named(named, table.size) for f in ("tags", "categories")]
+            )
+            page = _ranked_page(table, ev, matched, all_words, labelled, start, end)
 
         hits = self._hits(state, page, comp.highlight_groups())
         did_you_mean = None
@@ -400,6 +420,7 @@ class SearchEngine:
             relaxed=relaxed,
             unmatched_words=ev.unmatched,
             matched_words=ev.matched_words if total else [],
+            respelled_words=ev.respelled if total else {},
             did_you_mean=did_you_mean,
             version=state.version,
         )
@@ -470,7 +491,8 @@ class SearchEngine:
         return corrected if found >= max(1, 2 * total) and found > total else None
 
     def related(self, post_id: str, limit: int = 5) -> list[Hit]:
-        """Posts like *post_id* (by its title, tags and excerpt); KeyError if unknown."""
+        """Posts like *post_id* (text, tags, category: see search/related.py);
+        KeyError if unknown."""
         with self._lock:
             state = self._current()
             s = state.searcher
@@ -484,11 +506,12 @@ class SearchEngine:
                 [stored.get("title", ""), *(stored.get("tags_display") or []),
                  stored.get("excerpt", "")]
             )  # fmt: skip
-            results = s.more_like(docnum, "body", text=text, top=limit, numterms=12)
-            return self._hits(state, [(hit.docnum, hit.score) for hit in results])
+            page = related_docs(s, state.table, state.names, docnum, text, limit)
+            return self._hits(state, page)
 
     def suggest(self, q: str, limit: int = 8) -> list[Suggestion]:
-        """Titles and tags that start with *q*, or contain a word that does."""
+        """Titles and tags that start with *q*, or contain a word that does,
+        or a learned name's other spelling that does (see search/names.py)."""
         q = " ".join(q.split())[: self.limits.max_query_chars]
         if not q:
             return []
@@ -497,15 +520,20 @@ class SearchEngine:
             state = self._current()
             s, table = state.searcher, state.table
             out: list[Suggestion] = []
+            # A name being typed in one script completes in the other too
+            # (エヌビ: the tag NVIDIA and titles that write NVIDIA).
+            spellings = state.names.completions(key)
+            prefixes = [key, *spellings]
             for tag_key, count in table.tag_counts():
                 if len(out) >= limit // 2:
                     break
                 label = table.label("tags", tag_key)
                 folded = fold_kana(tag_key)
-                if folded.startswith(key) or any(w.startswith(key) for w in folded.split()):
+                if any(folded.startswith(p) or any(w.startswith(p) for w in folded.split())
+                       for p in prefixes):  # fmt: skip
                     spans = _prefix_spans(label, key)
                     out.append(Suggestion("tag", label, mark(label, spans), count=count))
-            subs: list[wq.Query] = [wq.Prefix("title", key)]
+            subs: list[wq.Query] = [wq.Prefix("title", p) for p in prefixes]
             bigrams = bigram_unit(q, TITLE_NGRAM_FIELDS)
             if bigrams is not None:
                 subs.append(bigrams.query)

@@ -6,6 +6,8 @@
     コンピューター, 計算機, PC
     # one-way: a query for the left side searches the right side instead
     ググる => 検索
+    # never: names learned across scripts that are not one name
+    !ソラ, sora
 
 Entries are compared in the index's own word form (NFKC, folded kana and
 long vowels, base forms), so ``ユーザー`` also matches ``ユーザ`` and
@@ -39,13 +41,21 @@ class Synonyms:
     """Word (as a tuple of :func:`segment_key` s) -> the texts to search for it."""
 
     table: dict[tuple[str, ...], list[str]] = field(default_factory=dict)
+    # Pairs of index words never to search for each other (``!`` lines),
+    # for the names learned across scripts (search/names.py).
+    forbidden: frozenset[frozenset[str]] = frozenset()
 
     @classmethod
     def parse(cls, text: str) -> Synonyms:
         table: dict[tuple[str, ...], list[str]] = {}
+        forbidden: set[frozenset[str]] = set()
         for raw in text.splitlines():
             line = raw.split("#", 1)[0].strip()
             if not line:
+                continue
+            if line.startswith("!"):
+                words = ["".join(_key(w)) for w in line[1:].split(",") if _key(w)]
+                forbidden.update(frozenset((a, b)) for a in words for b in words if a != b)
                 continue
             if "=>" in line:
                 left, right = line.split("=>", 1)
@@ -63,7 +73,7 @@ class Synonyms:
                         alternatives.append(target)
                 if "=>" in line and not alternatives:
                     del table[key]
-        return cls(table)
+        return cls(table, frozenset(forbidden))
 
     def expand(self, words: tuple[str, ...]) -> list[str]:
         """Other texts to search for *words* (segment keys), or []."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import BAD_DIR, CORPUS, FIXTURE_POSTS, FIXTURES, POSTS_DIR
+from helpers import AIBLOG_DIR, BAD_DIR, CORPUS, FIXTURE_POSTS, FIXTURES, POSTS_DIR
 
 from search.indexer import IndexReport, build_index
 from search.query import SearchEngine
@@ -84,6 +84,17 @@ def corpus_index(tmp_path_factory: pytest.TempPathFactory) -> BuiltIndex:
 @pytest.fixture(scope="session")
 def corpus_engine(corpus_index: BuiltIndex) -> Iterator[SearchEngine]:
     engine = SearchEngine(corpus_index.index_dir)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
+def aiblog_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SearchEngine]:
+    """../shared/corpus/aiblog/posts (211 AI-news posts), indexed once per session."""
+    if not AIBLOG_DIR.is_dir():
+        pytest.skip(f"{AIBLOG_DIR} is absent")
+    built = _build(AIBLOG_DIR, tmp_path_factory.mktemp("aiblog-index") / "index")
+    engine = SearchEngine(built.index_dir)
     yield engine
     engine.close()
 

@@ -19,6 +19,7 @@ SHARED = REPO_ROOT.parent / "shared"
 CORPUS = SHARED / "corpus"
 BAD_DIR = CORPUS / "bad"
 POSTS_DIR = CORPUS / "posts"
+AIBLOG_DIR = CORPUS / "aiblog" / "posts"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FIXTURE_POSTS = FIXTURES / "posts"
 

@@ -222,15 +222,17 @@ def test_a_ranked_page_is_the_same_slice_as_sorting_every_matched_post():
         score = rng.integers(0, 6, n) * rng.choice([1.0, 0.37])  # many ties
         matched = rng.random(n) < 0.8
         all_words = rng.random(n) < rng.random()
+        labelled = rng.random(n) < rng.random()
         timestamp = rng.integers(0, 5, n).astype(float)
         ev = SimpleNamespace(score=score, strict=bool(rng.integers(0, 2)))
         start = int(rng.integers(0, 40))
         end = start + int(rng.integers(1, 20))
         table = SimpleNamespace(timestamp=timestamp)
-        page = _ranked_page(table, ev, matched, all_words, start, end)
+        page = _ranked_page(table, ev, matched, all_words, labelled, start, end)
         docs = np.flatnonzero(matched)
-        later = ~all_words[docs] if ev.strict else np.zeros(len(docs), dtype=bool)
-        order = np.lexsort((-timestamp[docs], -score[docs], later))
+        no_words = ~all_words[docs] if ev.strict else np.zeros(len(docs), dtype=bool)
+        no_label = ~labelled[docs] if ev.strict else np.zeros(len(docs), dtype=bool)
+        order = np.lexsort((-timestamp[docs], -score[docs], no_label, no_words))
         assert page == [(int(d), float(score[d])) for d in docs[order[start:end]]]
 
 

@@ -58,8 +58,8 @@ ERROR = {
 SEARCH_RESULT = {
     "type": "object",
     "required": ["query", "hits", "totalHits", "page", "hitsPerPage", "totalPages",
-                 "facetDistribution", "relaxed", "unmatchedWords", "matchedWords", "didYouMean",
-                 "processingTimeMs"],
+                 "facetDistribution", "relaxed", "unmatchedWords", "matchedWords",
+                 "respelledWords", "didYouMean", "processingTimeMs"],
     "properties": {
         "query": _STR,
         "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
@@ -79,6 +79,13 @@ SEARCH_RESULT = {
                            "description": "Query words (as typed) that no post contains."},
         "matchedWords": {"type": "array", "items": _STR,
                          "description": "Query words (as typed) that the hits contain."},
+        "respelledWords": {
+            "type": "array",
+            "description": "Query words no hit has as typed, found only as a name written in "
+                           "the other script (パイトーチ as PyTorch): not a confident match.",
+            "items": {"type": "object", "required": ["word", "as"],
+                      "properties": {"word": _STR, "as": {"type": "array", "items": _STR}}},
+        },
         "didYouMean": {"type": ["string", "null"]},
         "processingTimeMs": {"type": "number", "minimum": 0},
         "indexVersion": {"type": ["string", "null"]},
