@@ -13,7 +13,7 @@ from urllib.parse import urlencode, urlsplit
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from search.query import QueryError, SearchEngine, SearchResult
+from search.query import QueryError, SearchEngine, SearchRequest, SearchResult
 from search.store import NoIndex
 
 from .messages import translate
@@ -122,7 +122,12 @@ def search():
 def demo():
     """A fake blog page with the widget embedded, for trying it out."""
     api = current_app.config.get("DEMO_API_URL") or request.host_url.rstrip("/")
-    return render_template("demo.html", api=api)
+    # The newest post, with the widget's related posts under it.
+    try:
+        newest = engine().search(SearchRequest(sort="date", per_page=1)).hits
+    except NoIndex:
+        newest = []
+    return render_template("demo.html", api=api, post=newest[0] if newest else None)
 
 
 @bp.after_app_request

@@ -409,3 +409,21 @@ def test_hostile_api_response_stays_text(page):
         page.keyboard.press("Enter")
     assert page.url == api + "/search?q=x"
     assert page.watch.dialogs == []
+
+
+def test_related_posts_under_the_newest_post(page, server, browser_index, screenshots):
+    from search.query import SearchEngine, SearchRequest
+
+    engine = SearchEngine(browser_index)
+    try:
+        newest = engine.search(SearchRequest(sort="date", per_page=1)).hits[0]
+        expected = [h.title for h in engine.related(newest.id)]
+    finally:
+        engine.close()
+    assert expected, "the demo blog's newest post has related posts"
+    page.goto(server.url + "/demo")
+    links = page.locator("[data-blogsearch-related] .bs-related-link")
+    expect(links).to_have_count(len(expected))
+    assert links.all_text_contents() == expected
+    expect(page.get_by_role("navigation", name="関連記事")).to_be_visible()
+    page.locator(".demo-post").screenshot(path=screenshots / "widget-related.png")

@@ -3,6 +3,7 @@
  *   <script src="https://search.example.com/static/blogsearch.js"
  *           data-api="https://search.example.com" defer></script>
  *   <div id="blogsearch"></div>   or   <form data-blogsearch> ... <input name="q"> </form>
+ *   <div data-blogsearch-related="2024-03-01-post.md"></div>   (related posts, under a post)
  *
  * data-api defaults to the origin the script is loaded from. The API's
  * highlighted fields are escaped text in which <mark> is the only markup;
@@ -23,9 +24,11 @@
     missing: "を含む記事はありません。",
     showing: "に一致する記事を表示しています。",
     partial: "すべての言葉を含む記事がないため、一部の言葉に一致する記事を表示しています。",
+    respelled: "と書かれた記事はないため、別の表記の記事を表示しています: ",
     error: "検索できませんでした。時間をおいてもう一度お試しください。",
     all: "すべての結果を見る",
-    tags: "タグ"
+    tags: "タグ",
+    related: "関連記事"
   };
   var counter = 0;
   var widgets = [];
@@ -236,7 +239,7 @@
       return li;
     }
 
-    // Which words the hits lack: the API's unmatchedWords and matchedWords.
+    // Which words the hits lack: the API's unmatchedWords, matchedWords and respelledWords.
     function partialNotice(data) {
       var missing = data.unmatchedWords || [];
       var found = data.matchedWords || [];
@@ -245,7 +248,11 @@
         if (data.relaxed && found.length) text += "「" + found.join("」「") + "」" + T.showing;
         return text;
       }
-      return data.relaxed ? T.partial : "";
+      if (data.relaxed) return T.partial;
+      // A name found only in the other script (パイトーチ as PyTorch).
+      return (data.respelledWords || []).map(function (r) {
+        return "「" + r.word + "」" + T.respelled + r.as.join("、");
+      }).join(" ");
     }
 
     function escapeText(s) {
@@ -400,6 +407,37 @@
     widgets.push(input);
   }
 
+  // Related posts under a post: the element names the post's id (its file
+  // under _posts); filled from /api/posts/<id>/related, left empty on error.
+  function Related(el) {
+    var id = el.getAttribute("data-blogsearch-related");
+    if (!id) return;
+    var url = apiBase(el) + "/api/posts/" + encodeURIComponent(id).replace(/%2F/g, "/") + "/related";
+    fetch(url, { headers: { Accept: "application/json" } }).then(function (res) {
+      if (!res.ok) throw new Error("HTTP " + res.status);
+      return res.json();
+    }).then(function (data) {
+      var hits = data.hits || [];
+      if (!hits.length) return;
+      var box = make("nav", "bs-related");
+      box.setAttribute("aria-label", T.related);
+      box.appendChild(make("h2", "bs-related-title", T.related));
+      var list = make("ul", "bs-related-list");
+      for (var i = 0; i < hits.length; i++) {
+        var li = make("li", "bs-related-item");
+        var href = safeUrl(hits[i].url);
+        var a = make(href ? "a" : "span", "bs-related-link", hits[i].title);
+        if (href) a.href = href;
+        li.appendChild(a);
+        var date = displayDate(hits[i].date);
+        if (date) li.appendChild(make("span", "bs-related-date", date));
+        list.appendChild(li);
+      }
+      box.appendChild(list);
+      el.appendChild(box);
+    }, function () { /* no list rather than a broken one */ });
+  }
+
   // The widget's stylesheet sits next to the script; data-css="none" skips it
   // (for a site that styles .bs-* itself).
   function loadStyles() {
@@ -419,6 +457,13 @@
       if (!mounts[i].getAttribute("data-blogsearch-ready")) {
         mounts[i].setAttribute("data-blogsearch-ready", "1");
         Widget(mounts[i]);
+      }
+    }
+    var related = document.querySelectorAll("[data-blogsearch-related]");
+    for (var j = 0; j < related.length; j++) {
+      if (!related[j].getAttribute("data-blogsearch-ready")) {
+        related[j].setAttribute("data-blogsearch-ready", "1");
+        Related(related[j]);
       }
     }
     if (!widgets.length) return;
