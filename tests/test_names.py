@@ -200,3 +200,17 @@ def test_suggestions_complete_a_name_in_the_other_script(engine):
     titles = [s.text for s in engine.suggest("エヌビ")]
     assert "NVIDIA の決算を読む" in titles
     assert "エヌビディアの半導体" in titles
+
+
+def test_the_search_page_and_the_api_say_a_word_was_found_in_the_other_script(index_dir):
+    from web import create_app
+
+    app = create_app({"INDEX_DIR": str(index_dir), "CORS_ORIGINS": [], "RATE_LIMIT": ""})
+    client = app.test_client()
+    page = client.get("/search?q=クドラント").get_data(as_text=True)
+    notice = "「クドラント」と書かれた記事はないため、別の表記（qdrant）の記事を表示しています。"
+    assert notice in page
+    api = client.get("/api/search?q=クドラント").get_json()
+    assert api["respelledWords"] == [{"word": "クドラント", "as": ["qdrant"]}]
+    plain = client.get("/search?q=エヌビディア").get_data(as_text=True)
+    assert "別の表記" not in plain
