@@ -31,7 +31,7 @@ from whoosh.writing import SegmentWriter
 
 from .anchors import write_anchors
 from .codec import Codec
-from .names import NameTable, glosses_in, name_words, write_names
+from .names import NameTable, doc_words, glosses_in, name_words, write_names
 from .posts import LoadResult, Problem, find_post_files, load_post, normalize_label
 from .schema import ANALYSIS_VERSION, analyze_post, build_schema
 from .site import SiteConfig
@@ -408,6 +408,7 @@ def build_index(
                         writer.delete_by_term("id", rel)
                         report.deleted += 1
                 build = None
+                added_words: set[str] = set()
                 if workers > 1 and len(todo) >= SEGMENT_MIN_FILES:
                     build = _SegmentBuild(build_dir, posts_dir, site, todo, workers)
                 results = build if build is not None else _process(posts_dir, site, todo, workers)
@@ -427,6 +428,7 @@ def build_index(
                     if result.post is not None and doc is not None:
                         if doc is not WRITTEN:
                             writer.add_document(**doc)
+                            added_words |= doc_words(doc)
                         for facet in ("tags", "categories"):
                             for value in getattr(result.post, facet):
                                 labels[facet].setdefault(normalize_label(value), value)
@@ -466,8 +468,14 @@ def build_index(
                 report.documents = reader.doc_count()
                 write_anchors(reader, build_dir)
                 names_started = time.monotonic()
-                previous = store.current().path if store.current_name() else None
-                write_names(reader, build_dir, files.values(), NameTable.read(previous))
+                # Readings of the current version are reused even by a full
+                # build; an update of a few posts adds their words to the
+                # base's table, a full or segmented build reads the lexicon.
+                current = store.current().path if store.current_name() else None
+                previous = NameTable.read(current)
+                incremental = base is not None and build is None
+                write_names(reader, build_dir, files.values(), previous,
+                            added_words if incremental else None)  # fmt: skip
                 report.names_seconds += time.monotonic() - names_started
             (build_dir / LABELS_FILE).write_text(json.dumps(labels, ensure_ascii=False), "utf-8")
             manifest = {

@@ -16,6 +16,7 @@ from typing import Any
 from flask import Flask
 
 from search.analysis import load_tokenizers
+from search.names import transliterator
 from search.query import SearchEngine
 
 from .config import limits_from, load_config
@@ -34,6 +35,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         use_loanwords=bool(app.config["LOANWORDS"]),
     )
     load_tokenizers()  # load the dictionary before a pre-fork server forks
+    transliterator().load()  # and the name reader (a query may be a new name)
 
     from . import admin, api, pages
 
