@@ -202,11 +202,17 @@ def agrees(kana: str, reading: str, slack: int = 0) -> bool:
     return edit_distance(a, b, limit) <= limit
 
 
-def _sounds_alike(kana: str, reading: str) -> bool:
+def _sounds_alike(kana: str, reading: str, typed: bool = False) -> bool:
     """A second chance for a katakana word and a Latin word whose consonants
     agree (ルカン, lecun): their reading may then be one edit further off
-    (レカン) than :func:`agrees` allows."""
-    return len(kana_consonants(kana)) >= MIN_CONSONANTS and agrees(kana, reading, slack=1)
+    (レカン) than :func:`agrees` allows. When the reader *typed* the katakana,
+    that edit must be a kana the model dropped or added (ハギング, read ハギン),
+    not another kana: ロケール is not local (ローカル)."""
+    if len(kana_consonants(kana)) < MIN_CONSONANTS:
+        return False
+    if typed and len(reading_key(kana)) == len(reading_key(reading)):
+        return agrees(kana, reading)
+    return agrees(kana, reading, slack=1)
 
 
 def _grams(key: str) -> set[str]:
@@ -401,7 +407,7 @@ class NameTable:
         skeleton = kana_consonants(kana)
         same = self._latin_skeletons.get(skeleton, [])
         found = self._latin.near(kana, {skeleton}) or [
-            latin for latin in same if _sounds_alike(kana, self.readings[latin])
+            latin for latin in same if _sounds_alike(kana, self.readings[latin], typed=True)
         ]
         if (not found and alone and len(same) == 1 and len(skeleton) >= MIN_CONSONANTS
                 and len(fold_word(kana)) >= ALONE_MIN_KANA):  # fmt: skip

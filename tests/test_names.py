@@ -91,6 +91,12 @@ def test_the_table_pairs_both_directions_and_nothing_unrelated():
     assert table.other_spellings("apple") == []  # no katakana spelling in this blog
 
 
+def test_a_typed_katakana_word_does_not_meet_a_name_one_kana_away():
+    table = NameTable(readings={"local": "ローカル", "lecun": "レカン"}, katakana=[])
+    assert table.other_spellings("ロケール") == []  # locale is not local
+    assert table.other_spellings("ルカン") == []  # nor one kana changed when typed
+
+
 def test_a_katakana_compound_of_two_names_is_searched_as_the_latin_words():
     table = NameTable(readings={"hugging": "ハギング", "face": "フェイス"}, katakana=[])
     assert "hugging face" in table.other_spellings("ハギングフェイス")
