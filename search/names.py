@@ -529,16 +529,24 @@ def learn_names(
     document_frequency,
     glosses: Iterable[tuple[str, str]],
     previous: NameTable | None = None,
+    changed: set[str] | None = None,
 ) -> NameTable:
     """The name table of a vocabulary (index words). A Latin word is a name
     when at least half the posts that have it write it capitalized (*named*:
     word -> such posts; *document_frequency*: word -> posts with it). Readings
-    *previous* computed are not computed again."""
+    *previous* computed are not computed again; with *changed* (the words of
+    the posts an update analyzed), words outside it keep *previous*'s verdict."""
     names, latin, katakana = [], [], []
+    kept_names = previous.readings if previous is not None and changed is not None else {}
+    kept_common = previous._common if previous is not None and changed is not None else set()
     for word in vocabulary:
         if is_latin_word(word):
             n = named.get(word, 0)
-            if n and 2 * n >= document_frequency(word):
+            if changed is not None and word not in changed and (
+                word in kept_names or word in kept_common
+            ):
+                (names if word in kept_names else latin).append(word)
+            elif n and 2 * n >= document_frequency(word):
                 names.append(word)
             else:
                 latin.append(word)
@@ -583,7 +591,7 @@ def write_names(
     which costs nothing but a lookup that finds no post."""
     vocabulary: set[str] = set()
     fields = [f for f in VOCABULARY_FIELDS if f in reader.schema]
-    if added_words is not None and len(previous):
+    if added_words is not None and len(previous) > 0:
         vocabulary.update(previous.readings, previous.latin, previous.katakana, added_words)
     else:
         for name in fields:
@@ -600,7 +608,9 @@ def write_names(
     def document_frequency(word: str) -> int:
         return reader.doc_frequency("body", word) or reader.doc_frequency("title", word)
 
-    table = learn_names(vocabulary, named, document_frequency, glosses, previous)
+    incremental = added_words is not None and len(previous) > 0
+    table = learn_names(vocabulary, named, document_frequency, glosses, previous,
+                        added_words if incremental else None)  # fmt: skip
     table.write(version_path)
     return table
 
