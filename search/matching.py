@@ -413,13 +413,14 @@ def _expanded(unit: Unit, key: tuple[str, ...], tables, clause: Clause, max_word
     """*unit* or the alternatives that each ``(table, weight)`` of *tables*
     has for the index words *key*; where learned names were added, the unit
     without them is its ``typed``."""
-    typed, named = unit, False
+    original, others, named = unit, [], False
+    together = None
     for table, weight, counts, name in tables:
         if table and (alternatives := table.expand(key)):
             parts = unit.parts
             unit = _with_alternatives(unit, alternatives, clause, max_words, weight, counts)
             if not name:
-                typed = _with_alternatives(typed, alternatives, clause, max_words, weight, counts)
+                others.append((alternatives, weight, counts))
                 continue
             named = True
             if parts and any(" " not in a for a in alternatives):
@@ -430,9 +431,12 @@ def _expanded(unit: Unit, key: tuple[str, ...], tables, clause: Clause, max_word
                 if all(len(p.label) >= 3 for p in parts):
                     together = _combine(parts, "and")
                     unit.children.append(together)
-                    typed = _combine([typed, together], "or")
                 unit.parts = []
     if named:
+        # The same expansions without the names: built only when there were names.
+        typed = original if together is None else _combine([original, together], "or")
+        for alternatives, weight, counts in others:
+            typed = _with_alternatives(typed, alternatives, clause, max_words, weight, counts)
         unit.typed = typed
     return unit
 

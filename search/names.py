@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .analysis import fold_word
-from .spelling import edit_distance
+from .spelling import edit_distance, padded_bigrams
 
 log = logging.getLogger(__name__)
 
@@ -215,11 +215,6 @@ def _sounds_alike(kana: str, reading: str, typed: bool = False) -> bool:
     return agrees(kana, reading, slack=1)
 
 
-def _grams(key: str) -> set[str]:
-    padded = f"^{key}$"
-    return {padded[i : i + 2] for i in range(len(padded) - 1)}
-
-
 class _KeyIndex:
     """Words by reading key, found by near keys through shared bigrams."""
 
@@ -236,7 +231,7 @@ class _KeyIndex:
                 self.length[key] = min(self.length.get(key, size), size)
         self.grams: dict[str, list[str]] = {}
         for key in self.by_key:
-            for g in _grams(key):
+            for g in padded_bigrams(key):
                 self.grams.setdefault(g, []).append(key)
 
     def near(self, kana: str, skeletons: set[str], exact: bool = False) -> list[str]:
@@ -248,7 +243,7 @@ class _KeyIndex:
         found = [(0, w) for w in self.by_key.get(key, ())]
         limit = 0 if exact else allowed_distance(len(fold_word(kana)))
         if limit:
-            grams = _grams(key)
+            grams = padded_bigrams(key)
             counts: dict[str, int] = {}
             for g in grams:
                 for other in self.grams.get(g, ()):

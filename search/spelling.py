@@ -32,7 +32,9 @@ def edit_distance(a: str, b: str, limit: int) -> int:
     return previous[-1]
 
 
-def _grams(word: str) -> set[str]:
+def padded_bigrams(word: str) -> set[str]:
+    """The character bigrams of *word* with its ends marked (^ab$): the
+    candidates of a near word share some of them."""
     padded = f"^{word}$"
     return {padded[i : i + 2] for i in range(len(padded) - 1)}
 
@@ -62,7 +64,7 @@ class Speller:
         terms = list(words)
         index: dict[str, list[int]] = {}
         for i, t in enumerate(terms):
-            for g in _grams(t):
+            for g in padded_bigrams(t):
                 index.setdefault(g, []).append(i)
         self._index = index
         self._terms = terms
@@ -81,7 +83,7 @@ class Speller:
             if self._terms is None:
                 self._build()
             terms = self._terms or []
-            grams = _grams(word)
+            grams = padded_bigrams(word)
             shared: Counter[int] = Counter()
             for g in grams:
                 ids = self._index.get(g, ())
