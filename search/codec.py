@@ -26,6 +26,8 @@ at every posting (to keep per-block length bounds): a column read, and for a
 field without lengths a ``stat()``, each time. That was 7% of indexing time;
 the lengths are now read once per (field, document).
 
+Segment files are read in place from the memory map (:mod:`search.mapped`).
+
 Segments pickle their codec, so an index written with this one needs this
 module importable to be read (Whoosh 2.7.4 is pinned; see ``search/doctable.py``).
 """
@@ -49,6 +51,8 @@ from whoosh.codec.whoosh3 import (
 )
 from whoosh.util.numeric import length_to_byte
 
+from .mapped import in_place
+
 # Postings per block for formats that do not say otherwise (Whoosh's default).
 DEFAULT_BLOCK_LIMIT = 128
 
@@ -61,6 +65,12 @@ class Codec(W3Codec):
 
     def field_writer(self, storage: Any, segment: Any) -> W3FieldWriter:
         return _FieldWriter(self, storage, segment)
+
+    def terms_reader(self, storage: Any, segment: Any) -> Any:
+        return super().terms_reader(in_place(storage), segment)
+
+    def per_document_reader(self, storage: Any, segment: Any) -> Any:
+        return super().per_document_reader(in_place(storage), segment)
 
     def postings_reader(self, dbfile: Any, terminfo: Any, format_: Any, term: Any = None,
                         scorer: Any = None) -> Any:  # fmt: skip
@@ -217,6 +227,10 @@ class PackedValues(Sequence):
 
     def __len__(self) -> int:
         return len(self._ends)
+
+    def __sizeof__(self) -> int:
+        return (object.__sizeof__(self) + sys.getsizeof(self._packed)
+                + sys.getsizeof(self._ends) + 28 * len(self._ends))  # fmt: skip
 
     def __getitem__(self, i: int) -> bytes:  # type: ignore[override]
         begin = self._ends[i - 1] if i else 0
