@@ -24,7 +24,6 @@ Whoosh schema).
 
 from __future__ import annotations
 
-import functools
 import re
 import threading
 import unicodedata
@@ -33,6 +32,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from whoosh.analysis import Token, Tokenizer
+
+from .caches import MB, memoize
 
 # --- normalization ------------------------------------------------------------
 
@@ -167,34 +168,71 @@ def fold_word(text: str) -> str:
 
 # --- Janome ---------------------------------------------------------------------
 
-_local = threading.local()
+# Janome's tokenizer is not thread-safe, and building one takes 55 ms (the
+# dictionary itself is shared). One per thread made every request of a
+# threaded server (Werkzeug's: a new thread per request) pay for a new one;
+# a small pool lends each thread one for the length of a tokenize call.
+JANOME_POOL_SIZE = 2
 
 
-def janome_tokenizer():
-    """This thread's Janome tokenizer (constructed once per thread)."""
-    tok = getattr(_local, "janome", None)
-    if tok is None:
-        from janome.tokenizer import Tokenizer as Janome
+class _TokenizerPool:
+    """At most ``size`` Janome tokenizers, each used by one thread at a time."""
 
-        tok = _local.janome = Janome()
-    return tok
+    def __init__(self, size: int, **options: object):
+        self.size = size
+        self.options = options
+        self.built = 0
+        self._free: list = []
+        self._available = threading.Condition()
+
+    def tokenize(self, text: str) -> list:
+        """Janome's tokens of *text*, from a tokenizer no other thread is using."""
+        with self._available:
+            while not self._free and self.built >= self.size:
+                self._available.wait()
+            tok = self._free.pop() if self._free else None
+            if tok is None:
+                self.built += 1
+        try:
+            if tok is None:
+                from janome.tokenizer import Tokenizer as Janome
+
+                tok = Janome(**self.options)
+            return list(tok.tokenize(text))
+        except BaseException:
+            if tok is None:  # construction failed: let another thread try
+                with self._available:
+                    self.built -= 1
+                    self._available.notify()
+            raise
+        finally:
+            if tok is not None:
+                with self._available:
+                    self._free.append(tok)
+                    self._available.notify()
 
 
-def _janome_splitter():
-    """This thread's Janome that never groups unknown characters, so that a
-    katakana compound it does not know comes out as the words it knows."""
-    tok = getattr(_local, "splitter", None)
-    if tok is None:
-        from janome.tokenizer import Tokenizer as Janome
+_JANOME = _TokenizerPool(JANOME_POOL_SIZE)
+# One that never groups unknown characters, so that a katakana compound it
+# does not know comes out as the words it knows.
+_SPLITTER = _TokenizerPool(JANOME_POOL_SIZE, max_unknown_length=1)
 
-        tok = _local.splitter = Janome(max_unknown_length=1)
-    return tok
+
+def janome_tokens(text: str) -> list:
+    """Janome's tokens of *text* (thread-safe)."""
+    return _JANOME.tokenize(text)
 
 
 def load_tokenizers() -> None:
-    """Construct this thread's Janome tokenizers now (before a server forks)."""
-    janome_tokenizer()
-    _janome_splitter()
+    """Build a tokenizer of each kind now (before a server forks)."""
+    _JANOME.tokenize("")
+    _SPLITTER.tokenize("")
+
+
+def tokenizers_built() -> int:
+    """How many Janome tokenizers this process has built (at most
+    ``2 * JANOME_POOL_SIZE``, however many threads tokenize)."""
+    return _JANOME.built + _SPLITTER.built
 
 
 # Parts of speech that carry no search meaning on their own.
@@ -224,12 +262,14 @@ class Term:
 
 
 # Runs of Japanese text between punctuation repeat a lot across posts (on
-# the measured corpus 43% of runs, 21% of their characters, with this many
-# kept per process); tokenizing each distinct run once saves Janome calls.
-JANOME_CACHE_RUNS = 50_000
+# the measured corpus 43% of runs, 21% of their characters); tokenizing each
+# distinct run once saves Janome calls. A run's words take 740 bytes on
+# average there, so this keeps about the 50,000 runs that were measured,
+# while a worker fed long distinct queries stays within it too.
+JANOME_CACHE_BYTES = 32 * MB
 
 
-@functools.lru_cache(maxsize=JANOME_CACHE_RUNS)
+@memoize(JANOME_CACHE_BYTES)
 def _janome_words(segment: str) -> tuple[tuple[str, int, int], ...]:
     """(index text, start, end) of the content words of a Japanese run."""
     return tuple(_tokenize_run(segment))
@@ -237,7 +277,7 @@ def _janome_words(segment: str) -> tuple[tuple[str, int, int], ...]:
 
 def _tokenize_run(segment: str) -> Iterator[tuple[str, int, int]]:
     offset = len(segment) - len(segment.lstrip())
-    for token in janome_tokenizer().tokenize(segment):
+    for token in janome_tokens(segment):
         surface = token.surface
         start = offset
         offset += len(surface)
@@ -255,7 +295,7 @@ def _tokenize_run(segment: str) -> Iterator[tuple[str, int, int]]:
 _KATAKANA_COMPOUND = re.compile(r"^[\u30a1-\u30fa\u30fc]{4,}$")
 
 
-@functools.lru_cache(maxsize=4096)
+@memoize(2 * MB)
 def katakana_parts(word: str) -> tuple[str, ...]:
     """The words of a katakana compound that Janome does not know, folded.
 
@@ -267,12 +307,12 @@ def katakana_parts(word: str) -> tuple[str, ...]:
     """
     if not _KATAKANA_COMPOUND.match(word):
         return ()
-    tokens = list(janome_tokenizer().tokenize(word))
+    tokens = janome_tokens(word)
     if len(tokens) != 1 or tokens[0].node_type != "UNKNOWN":
         return ()
     pieces = [
         ("?" * (token.node_type == "UNKNOWN") + token.surface, fold_word(token.surface))
-        for token in _janome_splitter().tokenize(word)
+        for token in _SPLITTER.tokenize(word)
     ]
     parts = _merge_fragments(pieces)
     return tuple(parts) if len(parts) > 1 else ()
@@ -495,7 +535,7 @@ _KANA_WORD = re.compile(
 _HAS_HIRAGANA = re.compile(r"[\u3041-\u3096]")
 
 
-@functools.lru_cache(maxsize=4096)
+@memoize(8 * MB)
 def _janome_segments(run: str) -> tuple[tuple, ...]:
     """``(start, end, content words, tokens, predicate, first word)`` of the
     segments of a Japanese run of a query (cached: queries repeat); a
@@ -518,7 +558,7 @@ def _tokenize_segments(run: str) -> list[list]:
             current[2] = _merge_fragments(current[6])
             out.append(current[:6])
 
-    for token in janome_tokenizer().tokenize(run):
+    for token in janome_tokens(run):
         surface = token.surface
         ts, offset = offset, offset + len(surface)
         pos = token.part_of_speech.split(",", 2)

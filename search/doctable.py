@@ -10,43 +10,48 @@ operations over at most ``doc_count`` elements.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import pickle
 import struct
 import threading
 import zlib
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from cachetools import LRUCache
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC
 from whoosh.reading import TermNotFound
 
 from .analysis import fold_word
 from .anchors import Anchors, read_anchors
+from .caches import MB, sized_cache
 from .codec import decode_counts, decode_values, is_packed
 from .posts import normalize_label
 from .schema import SCORING_FIELDS, PackedCharacters
 from .store import read_labels
 
-MAX_CACHED_TERMS = 50_000
+# What a worker keeps per version, in bytes (search/caches.py): postings of
+# the terms queries used (a common term's are 14 KB at 1,747 posts, 80 KB
+# at 10,000), where their blocks lie, the blocks highlighting decoded (a few
+# to some tens of KB; the hits of a query often share blocks), character
+# positions of a term in a doc (a few hundred bytes), and sequence checks
+# (a needle and the docs it was checked in).
+CACHED_POSTINGS_BYTES = 24 * MB
+CACHED_BLOCK_MAPS_BYTES = 2 * MB
+CACHED_BLOCKS_BYTES = 8 * MB
+CACHED_CHARACTERS_BYTES = 4 * MB
+CACHED_SEQUENCES_BYTES = 2 * MB
 
 
 def label_form(text: str) -> str:
     """A tag or category as :meth:`Facet.mask_named` compares it."""
     return " ".join(fold_word(w) for w in normalize_label(text).split())
 
-# Character positions of a term in a doc kept for highlighting (a few
-# hundred bytes each), and the postings blocks they come from (a few to
-# some tens of KB each; the hits of a query often share blocks).
-MAX_CACHED_CHARACTERS = 32_768
-MAX_CACHED_BLOCKS = 1024
 MAX_PREFIX_TERMS = 200
-# Sequence checks kept (a needle and the docs it was checked in).
-MAX_CACHED_SEQUENCES = 4096
 SEQUENCE_COLUMN = "sequence"
 # The length (negative for a term's last block) before each postings block.
 _BLOCK_SIZE = struct.Struct("!i")
@@ -174,11 +179,16 @@ class DocTable:
     anchors: Anchors | None = field(repr=False, default=None)  # see search/anchors.py
     _lengths: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _avg_lengths: dict[str, float] = field(default_factory=dict, repr=False)
-    _postings: dict[tuple[str, str, bool], Postings] = field(default_factory=dict, repr=False)
-    _block_maps: dict[tuple[str, str], tuple] = field(default_factory=dict, repr=False)
-    _characters: OrderedDict = field(default_factory=OrderedDict, repr=False)
-    _blocks: OrderedDict = field(default_factory=OrderedDict, repr=False)
-    _sequences: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    _postings: LRUCache = field(default_factory=lambda: sized_cache(CACHED_POSTINGS_BYTES),
+                                repr=False)  # fmt: skip
+    _block_maps: LRUCache = field(default_factory=lambda: sized_cache(CACHED_BLOCK_MAPS_BYTES),
+                                  repr=False)  # fmt: skip
+    _characters: LRUCache = field(default_factory=lambda: sized_cache(CACHED_CHARACTERS_BYTES),
+                                  repr=False)  # fmt: skip
+    _blocks: LRUCache = field(default_factory=lambda: sized_cache(CACHED_BLOCKS_BYTES),
+                              repr=False)  # fmt: skip
+    _sequences: LRUCache = field(default_factory=lambda: sized_cache(CACHED_SEQUENCES_BYTES),
+                                 repr=False)  # fmt: skip
     _sequence_column: Any = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _all_live: bool = field(init=False, repr=False)
@@ -286,9 +296,7 @@ class DocTable:
             boost = reader.schema[source].format.field_boost or 1.0
             result = self._live_postings(docs, tf / boost if boost != 1.0 else tf)
         with self._lock:
-            if len(self._postings) >= MAX_CACHED_TERMS:
-                self._postings.clear()
-            self._postings[key] = result
+            _keep(self._postings, key, result)
         return result
 
     def containing(self, needles: tuple[str, ...], docs: np.ndarray) -> np.ndarray:
@@ -304,7 +312,6 @@ class DocTable:
         with self._lock:
             cached = self._sequences.get(key)
             if cached is not None:
-                self._sequences.move_to_end(key)
                 return cached
             column = self._sequence_column
             if column is None:
@@ -322,9 +329,7 @@ class DocTable:
                 dtype=bool,
                 count=len(docs),
             )
-            self._sequences[key] = found
-            if len(self._sequences) > MAX_CACHED_SEQUENCES:
-                self._sequences.popitem(last=False)
+            _keep(self._sequences, key, found)
         return found
 
     def anchor_postings(self, text: str) -> Postings:
@@ -349,7 +354,6 @@ class DocTable:
         with self._lock:
             cached = self._characters.get(key)
             if cached is not None:
-                self._characters.move_to_end(key)
                 return cached
         postings = self.postings(field_name, text)
         i = int(np.searchsorted(postings.docs, doc))
@@ -360,9 +364,7 @@ class DocTable:
         if block_map is None:
             block_map = _read_block_map(self.reader, field_name, text)
             with self._lock:
-                if len(self._block_maps) >= MAX_CACHED_TERMS:
-                    self._block_maps.clear()
-                self._block_maps[(field_name, text)] = block_map
+                _keep(self._block_maps, (field_name, text), block_map)
         last, blocks = block_map
         b = int(np.searchsorted(last, doc))
         if b >= len(blocks):
@@ -370,14 +372,10 @@ class DocTable:
         block_key = (field_name, text, b)
         with self._lock:
             block = self._blocks.get(block_key)
-            if block is not None:
-                self._blocks.move_to_end(block_key)
         if block is None:
             block = blocks[b].read()
             with self._lock:
-                self._blocks[block_key] = block
-                if len(self._blocks) > MAX_CACHED_BLOCKS:
-                    self._blocks.popitem(last=False)
+                _keep(self._blocks, block_key, block)
         docs, values = block
         j = int(np.searchsorted(docs, doc))
         if j >= len(docs) or docs[j] != doc:
@@ -388,10 +386,14 @@ class DocTable:
         else:
             found = {pos: (start, end) for pos, start, end in format_.decode_characters(values[j])}
         with self._lock:
-            self._characters[key] = found
-            if len(self._characters) > MAX_CACHED_CHARACTERS:
-                self._characters.popitem(last=False)
+            _keep(self._characters, key, found)
         return found
+
+
+def _keep(cache: LRUCache, key: Any, value: Any) -> None:
+    """Cache *value* unless it alone is larger than the cache."""
+    with contextlib.suppress(ValueError):
+        cache[key] = value
 
 
 def _term_infos(reader, field_name: str, text: str) -> Iterator[tuple[Any, Any, int]]:
