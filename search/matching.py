@@ -605,14 +605,24 @@ class Evaluator:
         self._anchor_avg = table.anchors.avg_length if table.anchors is not None else 1.0
         self._length_factors: dict[str, np.ndarray] = {}
 
-    def _bm25(self, field_name: str, postings: Postings, df: int) -> np.ndarray:
-        # The length factor of every doc, computed once per field: elementwise
-        # the same values, four array operations fewer per term.
+    def load(self) -> None:
+        """Read every weighted field's length factors now (a version's first
+        queries then pay for postings only)."""
+        for field_name in {**FIELD_WEIGHTS, **BIGRAM_WEIGHTS}:
+            self._factor(field_name)
+
+    def _factor(self, field_name: str) -> np.ndarray:
         factor = self._length_factors.get(field_name)
         if factor is None:
             lengths = self.table.lengths(field_name)
             factor = _length_factor(lengths, self.table.avg_length(field_name))
             self._length_factors[field_name] = factor
+        return factor
+
+    def _bm25(self, field_name: str, postings: Postings, df: int) -> np.ndarray:
+        # The length factor of every doc, computed once per field: elementwise
+        # the same values, four array operations fewer per term.
+        factor = self._factor(field_name)
         return _bm25_normalized(postings.tf, factor[postings.docs], df, self.n_live)
 
     def _conjunction(self, refs: list[TermRef]) -> Postings:

@@ -280,11 +280,17 @@ class NameTable:
     latin: list[str] = field(default_factory=list)
     posts: dict[str, int] = field(default_factory=dict)  # name -> posts writing it
 
-    # The lookup structures are built on first use: a build writes the
-    # table without them, a server builds them once per version.
+    # The lookup structures are built on first use (a build writes the
+    # table without them) or by load(), when a server opens the version.
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[list[str], list[str]]] = {}
+
+    def load(self) -> None:
+        """Build every lookup structure now rather than in a reader's request."""
+        # Reading a cached property builds it.
+        _ = (self._latin, self._kana, self._latin_skeletons, self._kana_skeletons,
+             self._common, self._names_sorted, self._glossed)  # fmt: skip
 
     @functools.cached_property
     def _latin(self) -> _KeyIndex:

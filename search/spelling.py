@@ -50,6 +50,13 @@ class Speller:
         self._index: dict[str, list[int]] = {}
         self._lock = threading.Lock()
 
+    def load(self) -> None:
+        """Build the word index now (a server does it when it opens a
+        version, not in the request of the first search that finds nothing)."""
+        with self._lock:
+            if self._terms is None:
+                self._build()
+
     def _build(self) -> None:
         # Only the words (the lexicon is read fast); their frequencies are
         # read for the few candidates of a suggestion: reading every term's

@@ -4,13 +4,17 @@ Production::
 
     gunicorn --preload -w 2 -b 127.0.0.1:8000 'web:create_app()'
 
-``--preload`` loads Janome's dictionary once in the master, shared by the
-workers through the page cache; each worker opens its index searcher lazily
-on its first request, after the fork.
+``--preload`` builds the app once in the master: Janome's dictionary, the
+name reader and the current index version (its doc table, speller and name
+lookups) are loaded before the fork and shared by the workers copy-on-write
+(``gc.freeze()`` keeps the collector from touching those pages); the
+segment files themselves are read from the page cache (``search/mapped.py``).
+Each worker watches for new versions in a thread of its own.
 """
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from flask import Flask
@@ -20,6 +24,9 @@ from search.names import transliterator
 from search.query import SearchEngine
 
 from .config import limits_from, load_config
+
+# How often a worker looks for a newly published index version (one stat).
+VERSION_CHECK_SECONDS = 1.0
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -34,8 +41,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         synonyms=app.config.get("SYNONYMS_FILE") or None,
         use_loanwords=bool(app.config["LOANWORDS"]),
     )
+    engine = app.extensions["blogsearch"]
     load_tokenizers()  # load the dictionary before a pre-fork server forks
     transliterator().load()  # and the name reader (a query may be a new name)
+    try:
+        engine.open()  # and the index, so that no worker's first reader waits
+    except Exception:  # a damaged index: requests report it (and retry)
+        app.logger.exception("could not open the index in %s", app.config["INDEX_DIR"])
+    engine.watch(VERSION_CHECK_SECONDS)
 
     from . import admin, api, pages
 
@@ -43,6 +56,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(pages.bp)
+    # What was built so far lives as long as the app: out of the collector's
+    # sight, a worker's collections do not write to (and so copy) those pages.
+    gc.freeze()
     return app
 
 
